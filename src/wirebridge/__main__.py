@@ -1,0 +1,5 @@
+import sys
+
+from wirebridge.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,355 @@
+"""A YAML config file → ``Config``.
+
+Two shapes are accepted, and may be mixed. The minimal one, which users of another proxy already
+have, puts an inline provider under each model (named by its ``name`` key, else by the model)::
+
+    models:
+      - model: gpt-5.5
+        provider: {base_url: http://127.0.0.1:9100/v1, api_key: $KEY, downstream_model: x}
+
+The richer one declares ``providers:`` by name, points models at them, and adds ``aliases:``.
+Every string value is ``$VAR``-expanded first (see ``env.expand_tree``); then the tree is read
+strictly: unknown keys, wrong types and dangling references are errors with their key path,
+because a config that half-works is harder to debug than one that refuses to load.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from wirebridge.config.env import config_from_env, expand_tree
+from wirebridge.config.errors import ConfigError, Where
+from wirebridge.config.model import Config, ModelRoute, ProviderConfig, ServerConfig
+from wirebridge.config.values import (
+    check_keys,
+    choice,
+    host,
+    http_url,
+    integer,
+    log_level,
+    mapping,
+    optional,
+    optional_string,
+    port,
+    positive_number,
+    sequence,
+    string,
+)
+
+APIS = ("chat",)  # upstream protocols a provider may speak today
+REASONING_OUTPUTS = ("summary", "text")
+EVENT_DIALECTS = ("openai", "openresponses")
+
+_TOP_KEYS = ("server", "providers", "models", "aliases")
+_SERVER_KEYS = (
+    *("listen_addr", "host", "port", "request_timeout", "log_level", "max_body_bytes"),
+    *("secret_key", "key_file", "drop_tool_types", "reasoning_output", "event_dialect"),
+)
+_PROVIDER_KEYS = ("api", "base_url", "api_key", "profile", "headers", "timeout")
+_UPSTREAM_KEYS = ("downstream_model", "upstream_model")  # synonyms
+_INLINE_PROVIDER_KEYS = (*_PROVIDER_KEYS, "name", *_UPSTREAM_KEYS)
+_MODEL_KEYS = ("model", "provider", *_UPSTREAM_KEYS)
+_HEADER_NAME_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:
+    """Read ``path``, or build the config from the environment when there is no file.
+
+    ``env`` (default ``os.environ``) feeds ``$VAR`` expansion, or is the whole config without a
+    file. An empty mapping means an empty environment, not "use ``os.environ``".
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    if path is None:
+        return config_from_env(environ)
+    file = str(path)
+    tree = expand_tree(_read_yaml(Path(path), file), environ, Where(file))
+    return config_from_tree(tree, Where(file), base_dir=Path(path).parent, source=file)
+
+
+def config_from_tree(tree: object, at: Where, base_dir: Path, source: str | None) -> Config:
+    """A parsed, already expanded YAML tree → ``Config``; ``None`` (an empty file) is valid."""
+    data = mapping(tree, at)
+    check_keys(data, at, _TOP_KEYS)
+    server = _server(data.get("server"), at.key("server"), base_dir)
+    providers = _providers(data.get("providers"), at.key("providers"))
+    defined_at = {name: at.key("providers").key(name).path for name in providers}
+    models = _models(data.get("models"), at.key("models"), providers, defined_at)
+    return Config(
+        server=server,
+        providers=providers,
+        models=models,
+        aliases=_aliases(data.get("aliases"), at.key("aliases"), models, providers),
+        source=source,
+    )
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.safe_load``, except that a key given twice in one mapping is an error: YAML's
+    last-one-wins would silently drop the first ``api_key:`` of a copy-pasted block."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *base" keys may legitimately be overridden
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # unhashable key: the base class reports it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        result: dict[object, object] = super().construct_mapping(node, deep=deep)
+        return result
+
+
+def _read_yaml(path: Path, file: str) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, "", "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(file, "", f"not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(file, "", f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "syntax error"
+        raise ConfigError(file, "", f"invalid YAML{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(file, "", f"invalid YAML: {exc}") from None
+
+
+def _server(raw: object, at: Where, base_dir: Path) -> ServerConfig:
+    data = mapping(raw, at)
+    check_keys(data, at, _SERVER_KEYS)
+    default = ServerConfig()
+    bind_host, bind_port = _bind(data, at, default)
+    return ServerConfig(
+        host=bind_host,
+        port=bind_port,
+        request_timeout=optional(
+            data, at, "request_timeout", positive_number, default.request_timeout
+        ),
+        log_level=optional(data, at, "log_level", log_level, default.log_level),
+        max_body_bytes=optional(data, at, "max_body_bytes", _byte_count, default.max_body_bytes),
+        secret_key=optional(data, at, "secret_key", optional_string, None),
+        key_file=optional(data, at, "key_file", lambda v, w: _path(v, w, base_dir), None),
+        drop_tool_types=optional(data, at, "drop_tool_types", _names, default.drop_tool_types),
+        reasoning_output=optional(
+            data, at, "reasoning_output", _reasoning_output, default.reasoning_output
+        ),
+        event_dialect=optional(data, at, "event_dialect", _event_dialect, default.event_dialect),
+    )
+
+
+def _byte_count(value: object, at: Where) -> int:
+    return integer(value, at, 1)
+
+
+def _reasoning_output(value: object, at: Where) -> str:
+    return choice(value, at, REASONING_OUTPUTS)
+
+
+def _event_dialect(value: object, at: Where) -> str:
+    return choice(value, at, EVENT_DIALECTS)
+
+
+def _bind(data: Mapping[str, object], at: Where, default: ServerConfig) -> tuple[str, int]:
+    """``listen_addr: host:port`` or ``host:`` + ``port:``; both at once would be ambiguous."""
+    if data.get("listen_addr") is None:
+        return (
+            optional(data, at, "host", host, default.host),
+            optional(data, at, "port", port, default.port),
+        )
+    if data.get("host") is not None or data.get("port") is not None:
+        raise at.key("listen_addr").error("give either listen_addr or host/port, not both")
+    return _listen_addr(data["listen_addr"], at.key("listen_addr"))
+
+
+def _listen_addr(value: object, at: Where) -> tuple[str, int]:
+    text = string(value, at).strip()
+    bind_host, sep, bind_port = text.rpartition(":")
+    if not sep or text.endswith("]"):
+        raise at.error(f"must be host:port, e.g. 127.0.0.1:8765; {value!r} has no port")
+    if bind_host.startswith("[") and bind_host.endswith("]"):
+        bind_host = bind_host[1:-1]
+    elif ":" in bind_host:
+        raise at.error(f"an IPv6 address needs brackets, e.g. [::1]:8765; got {value!r}")
+    # ":8765" is Go's spelling of "every interface", which the other proxy's users may have
+    return (host(bind_host, at) if bind_host else "0.0.0.0", port(bind_port, at))
+
+
+def _path(value: object, at: Where, base_dir: Path) -> Path | None:
+    """``~`` is expanded; a relative path is relative to the config file, not the cwd."""
+    text = optional_string(value, at)
+    return None if text is None else base_dir / Path(text).expanduser()
+
+
+def _names(value: object, at: Where) -> tuple[str, ...]:
+    return tuple(string(item, at.index(i)) for i, item in enumerate(sequence(value, at)))
+
+
+def _providers(raw: object, at: Where) -> dict[str, ProviderConfig]:
+    section = mapping(raw, at)
+    return {
+        name: _provider(entry, at.key(name), _provider_name(name, at.key(name)))
+        for name, entry in section.items()
+    }
+
+
+def _provider_name(value: object, at: Where) -> str:
+    name = string(value, at)
+    if "@" in name or any(c.isspace() for c in name):
+        raise at.error(
+            f"provider name {name!r} must not contain '@' or spaces "
+            "(clients address provider@model)"
+        )
+    return name
+
+
+def _provider(raw: object, at: Where, name: str) -> ProviderConfig:
+    data = mapping(raw, at)
+    check_keys(data, at, _PROVIDER_KEYS)
+    return ProviderConfig(
+        name=name,
+        base_url=http_url(data.get("base_url"), at.key("base_url")),
+        api_key=optional(data, at, "api_key", optional_string, None),
+        api=optional(data, at, "api", _api, "chat"),
+        profile=optional(data, at, "profile", string, "generic"),
+        headers=optional(data, at, "headers", _headers, {}),
+        timeout=optional(data, at, "timeout", positive_number, None),
+    )
+
+
+def _api(value: object, at: Where) -> str:
+    return choice(value, at, APIS)
+
+
+def _headers(value: object, at: Where) -> dict[str, str]:
+    headers = {}
+    for name, raw in mapping(value, at).items():
+        where = at.key(name)
+        if not name or not set(name.lower()) <= _HEADER_NAME_CHARS:
+            raise where.error(f"{name!r} is not a valid HTTP header name")
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            raw = str(raw)  # "X-Version: 2" is a number to YAML, a string to HTTP
+        text = string(raw, where)
+        if "\r" in text or "\n" in text:
+            raise where.error("header values must not contain line breaks")
+        headers[name] = text
+    return headers
+
+
+def _models(
+    raw: object, at: Where, providers: dict[str, ProviderConfig], defined_at: dict[str, str]
+) -> dict[str, ModelRoute]:
+    """Read ``models:``, adding inline providers to ``providers`` (and where each was defined
+    to ``defined_at``, for conflict messages); references are checked after all entries are
+    read, so a model may use a provider defined inline further down."""
+    routes: dict[str, ModelRoute] = {}
+    references: list[tuple[str, Where]] = []
+    for i, item in enumerate(sequence(raw, at)):
+        where = at.index(i)
+        route, inline = _model(item, where)
+        if route.name in routes:
+            raise where.key("model").error(f"duplicate model name {route.name!r}")
+        routes[route.name] = route
+        if inline is None:
+            references.append((route.provider, where.key("provider")))
+        else:
+            _add_inline(providers, defined_at, inline, where.key("provider"))
+    for name, where in references:
+        if name not in providers:
+            known = ", ".join(sorted(providers)) or "none"
+            raise where.error(f"unknown provider {name!r}; defined providers: {known}")
+    return routes
+
+
+def _model(raw: object, at: Where) -> tuple[ModelRoute, ProviderConfig | None]:
+    data = mapping(raw, at)
+    check_keys(data, at, _MODEL_KEYS)
+    name = string(data.get("model"), at.key("model"))
+    upstream = _upstream_model(data, at)
+    provider = data.get("provider")
+    if isinstance(provider, dict):
+        inline, inline_upstream = _inline_provider(provider, at.key("provider"), name)
+        if upstream is not None and inline_upstream is not None:
+            raise at.key("provider").error(
+                "downstream_model is set on both the model and its provider; keep one"
+            )
+        return ModelRoute(name, inline.name, upstream or inline_upstream or name), inline
+    if provider is None:
+        raise at.key("provider").error("required: a provider name or an inline provider mapping")
+    return ModelRoute(name, _provider_name(provider, at.key("provider")), upstream or name), None
+
+
+def _inline_provider(
+    raw: Mapping[str, object], at: Where, model: str
+) -> tuple[ProviderConfig, str | None]:
+    check_keys(raw, at, _INLINE_PROVIDER_KEYS)
+    if raw.get("name") is not None:
+        name = _provider_name(raw["name"], at.key("name"))
+    elif "@" in model or any(c.isspace() for c in model):
+        raise at.key("name").error(f"required, since model {model!r} is not a valid provider name")
+    else:
+        name = model
+    fields = {key: value for key, value in raw.items() if key in _PROVIDER_KEYS}
+    return _provider(fields, at, name), _upstream_model(raw, at)
+
+
+def _upstream_model(data: Mapping[str, object], at: Where) -> str | None:
+    given = [key for key in _UPSTREAM_KEYS if data.get(key) is not None]
+    if len(given) > 1:
+        raise at.key(given[1]).error("downstream_model and upstream_model are synonyms; give one")
+    return string(data[given[0]], at.key(given[0])) if given else None
+
+
+def _add_inline(
+    providers: dict[str, ProviderConfig],
+    defined_at: dict[str, str],
+    provider: ProviderConfig,
+    at: Where,
+) -> None:
+    """Inline providers sharing a name are one provider, so their settings must agree."""
+    known = providers.get(provider.name)
+    if known is None:
+        providers[provider.name] = provider
+        defined_at[provider.name] = at.path
+    elif known != provider:
+        raise at.error(
+            f"provider {provider.name!r} is already defined with different settings at "
+            f"{defined_at[provider.name]}; give this one another name"
+        )
+
+
+def _aliases(
+    raw: object, at: Where, models: Mapping[str, ModelRoute], providers: Mapping[str, object]
+) -> dict[str, str]:
+    aliases = {}
+    for name, value in mapping(raw, at).items():
+        where = at.key(name)
+        target = string(value, where).strip()
+        if name in models:
+            raise where.error(f"{name!r} is already a model name; an alias cannot replace it")
+        provider, sep, upstream = target.partition("@")
+        if target not in models and not (sep and upstream and provider in providers):
+            raise where.error(
+                f"{target!r} is neither a model under models: nor provider@model with a "
+                f"defined provider (aliases cannot point to aliases)"
+            )
+        aliases[name] = target
+    return aliases

@@ -1,0 +1,53 @@
+"""Typed configuration: what ``config.load`` produces and the rest of the gateway reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DROP_TOOL_TYPES = ("web_search", "web_search_preview", "tool_search", "image_generation")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """One upstream endpoint. ``profile`` names a row in ``providers.profiles`` (quirks as data)."""
+
+    name: str
+    base_url: str  # without trailing slash, e.g. http://127.0.0.1:9100/v1
+    api_key: str | None = None
+    api: str = "chat"  # chat | responses | messages | chatgpt (only chat today)
+    profile: str = "generic"
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None  # seconds; None = server.request_timeout
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    """A model name a client may ask for, and where it goes."""
+
+    name: str
+    provider: str
+    upstream_model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    request_timeout: float = 120.0
+    log_level: str = "info"
+    max_body_bytes: int = 32 * 1024 * 1024
+    secret_key: str | None = None  # seals reasoning blobs; else read/generated in key_file
+    key_file: Path | None = None  # default: <state dir>/secret.key
+    drop_tool_types: tuple[str, ...] = DEFAULT_DROP_TOOL_TYPES
+    reasoning_output: str = "summary"  # summary | text: how upstream reasoning is shown
+    event_dialect: str = "openai"  # openai | openresponses
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    providers: dict[str, ProviderConfig] = field(default_factory=dict)
+    models: dict[str, ModelRoute] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # name -> model name or provider@model
+    source: str | None = None  # the file it came from, or "environment"

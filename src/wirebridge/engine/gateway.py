@@ -1,0 +1,63 @@
+"""The gateway's shared state: config, routing, the upstream session, the sealer.
+
+One instance per process, built at start-up; handlers reach it through the aiohttp app.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+
+from wirebridge.config.model import Config
+from wirebridge.config.paths import state_dir
+from wirebridge.engine.routing import Route, Router
+from wirebridge.errors import Untranslatable
+from wirebridge.hub.request import HubRequest
+from wirebridge.hub.seal import Sealer, load_or_create_key
+from wirebridge.transport.http import make_session
+from wirebridge.upstreams.chat.adapter import ChatCall
+
+log = logging.getLogger("wirebridge")
+Event = dict[str, Any]
+
+
+class Gateway:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.router = Router(config)
+        self.sealer = _make_sealer(config)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = make_session()
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def call(self, req: HubRequest, route: Route, *, stream: bool) -> ChatCall:
+        """An upstream call for ``req`` on ``route``, not yet sent."""
+        provider = route.provider
+        if provider.api != "chat":
+            raise Untranslatable(f"Upstream api '{provider.api}' is not supported yet.")
+        return ChatCall(
+            self.session,
+            req,
+            route,
+            stream=stream,
+            seal=self.sealer.seal,
+            reasoning_as=self.config.server.reasoning_output,
+            timeout=provider.timeout or self.config.server.request_timeout,
+        )
+
+
+def _make_sealer(config: Config) -> Sealer:
+    if config.server.secret_key:
+        return Sealer.from_secret(config.server.secret_key)
+    path = config.server.key_file or state_dir() / "secret.key"
+    return Sealer(load_or_create_key(path))

@@ -1,0 +1,71 @@
+"""The aiohttp application: route table, error handling, start-up and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+
+from wirebridge import __version__
+from wirebridge.config.model import Config
+from wirebridge.engine.gateway import Gateway
+from wirebridge.errors import GatewayError, InternalError, NotFound, PayloadTooLarge
+from wirebridge.http import models, responses
+from wirebridge.http.keys import GATEWAY, STARTED
+from wirebridge.http.wire import error_response, json_response
+
+log = logging.getLogger("wirebridge")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    try:
+        return await handler(request)
+    except GatewayError as e:
+        if e.http_status >= 500:
+            log.warning("%s %s -> %d %s", request.method, request.path, e.http_status, e.message)
+        return error_response(e)
+    except web.HTTPRequestEntityTooLarge as e:
+        return error_response(PayloadTooLarge(e.text or "Request body too large."))
+    except web.HTTPException as e:
+        if e.status == 404:
+            return error_response(NotFound(f"No route for {request.method} {request.path}."))
+        if e.status == 405:
+            err = GatewayError(f"Method {request.method} is not allowed on {request.path}.",
+                               status=405, code="method_not_allowed")
+            return error_response(err)
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(InternalError("The gateway hit an internal error; see its log."))
+
+
+async def health(request: web.Request) -> web.Response:
+    started: float = request.app[STARTED]
+    return json_response(
+        {"status": "ok", "version": __version__, "uptime_seconds": round(time.time() - started, 3)}
+    )
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware], client_max_size=config.server.max_body_bytes
+    )
+    gateway = Gateway(config)
+    app[GATEWAY] = gateway
+    app[STARTED] = time.time()
+    app.router.add_get("/health", health)
+    app.router.add_post("/v1/responses", responses.create)
+    app.router.add_post("/responses", responses.create)
+    app.router.add_get("/v1/models", models.list_models)
+    app.router.add_get("/models", models.list_models)
+
+    async def _close(app: web.Application) -> None:
+        await gateway.close()
+
+    app.on_cleanup.append(_close)
+    return app

@@ -1,0 +1,62 @@
+"""The hub request: a Responses API request, decoded once, that every upstream encodes from.
+
+Items stay in their Responses wire shape (plain dicts, parsed once and never re-modelled), so
+same-protocol traffic keeps unknown fields. The front door attaches what the gateway learned
+while decoding under keys that start with ``_`` (never sent anywhere as-is):
+
+* ``item["_provider"]``: the ``ProviderData`` unsealed from a reasoning item's encrypted_content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wirebridge.hub.tools import ToolSet
+
+Item = dict[str, Any]
+
+
+@dataclass(slots=True)
+class HubRequest:
+    model: str
+    input: list[Item]
+    instructions: str | None = None
+    tools: ToolSet = field(default_factory=ToolSet)
+    tool_choice: Any = "auto"
+    parallel_tool_calls: bool | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: str | list[str] | None = None
+    top_logprobs: int | None = None
+    seed: int | None = None
+    user: str | None = None
+    safety_identifier: str | None = None
+    metadata: dict[str, Any] | None = None
+    text: dict[str, Any] | None = None
+    reasoning: dict[str, Any] | None = None
+    stream: bool = False
+    store: bool = True
+    include: list[str] = field(default_factory=list)
+    previous_response_id: str | None = None
+    prompt_cache_key: str | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    max_tool_calls: int | None = None
+    service_tier: str | None = None
+    truncation: str | None = None
+    background: bool = False
+    # Fields the hub does not model, kept for upstreams that speak the same protocol.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effort(self) -> str | None:
+        r = self.reasoning
+        return r.get("effort") if isinstance(r, dict) else None
+
+    @property
+    def text_format(self) -> dict[str, Any] | None:
+        t = self.text
+        fmt = t.get("format") if isinstance(t, dict) else None
+        return fmt if isinstance(fmt, dict) else None

@@ -1,0 +1,81 @@
+"""The upstream HTTP client: one pooled session per process, and error mapping at the edge."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import orjson
+
+from wirebridge.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+
+def make_session() -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+    return aiohttp.ClientSession(
+        connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
+    )
+
+
+async def post_json(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    stream: bool,
+) -> aiohttp.ClientResponse:
+    """POST ``body``; return the response once its status is 2xx, or raise the mapped error."""
+    # A stream may run longer than any total limit; what must not stall is the wait per read.
+    tmo = aiohttp.ClientTimeout(
+        total=None if stream else timeout, sock_connect=min(timeout, 30.0), sock_read=timeout
+    )
+    try:
+        resp = await session.post(url, data=orjson.dumps(body), headers=headers, timeout=tmo)
+    except asyncio.TimeoutError:
+        raise UpstreamTimeout(f"The upstream did not answer within {timeout:g} s.") from None
+    except aiohttp.ClientError as e:
+        raise UpstreamUnavailable(f"Could not reach the upstream: {e}") from None
+    if resp.status >= 300:
+        try:
+            raise await upstream_error(resp)
+        finally:
+            resp.release()
+    return resp
+
+
+async def upstream_error(resp: aiohttp.ClientResponse) -> UpstreamError:
+    try:
+        raw = await resp.read()
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        raw = b""
+    message, type_, code, param = _error_fields(raw)
+    return UpstreamError.from_status(
+        resp.status,
+        f"Upstream returned HTTP {resp.status}: {message}",
+        type_=type_ if resp.status not in (401, 403) else None,
+        code=code,
+        param=param,
+        retry_after=resp.headers.get("Retry-After"),
+    )
+
+
+def _error_fields(raw: bytes) -> tuple[str, str | None, str | None, str | None]:
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw[:500].decode("utf-8", "replace") or "no body", None, None, None
+    err = obj.get("error") if isinstance(obj, dict) else None
+    if isinstance(err, dict):
+        code = err.get("code")
+        return (
+            str(err.get("message") or "no message"),
+            err.get("type") if isinstance(err.get("type"), str) else None,
+            str(code) if code is not None else None,
+            err.get("param") if isinstance(err.get("param"), str) else None,
+        )
+    if isinstance(err, str):
+        return err, None, None, None
+    return raw[:500].decode("utf-8", "replace"), None, None, None

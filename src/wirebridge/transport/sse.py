@@ -1,0 +1,53 @@
+"""Server-sent events: an incremental parser for upstream streams.
+
+``SSEParser.feed(bytes)`` returns the complete events in the bytes so far as ``(event, data)``
+pairs; a partial line waits for the next feed. Parsing is done on bytes with ``split``, one pass,
+because it runs once per upstream chunk for every stream the gateway carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+
+
+class SSEParser:
+    def __init__(self) -> None:
+        self._tail = b""
+        self._event: bytes | None = None
+        self._data: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[tuple[bytes | None, bytes]]:
+        buf = self._tail + chunk if self._tail else chunk
+        lines = buf.split(b"\n")
+        self._tail = lines.pop()
+        out: list[tuple[bytes | None, bytes]] = []
+        for line in lines:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line:
+                if self._data:
+                    out.append((self._event, b"\n".join(self._data)))
+                self._event, self._data = None, []
+            elif line.startswith(b"data:"):
+                self._data.append(line[6:] if line[5:6] == b" " else line[5:])
+            elif line.startswith(b"event:"):
+                self._event = line[6:].strip()
+            # comments (":") and other fields (id, retry) carry nothing we use
+        return out
+
+    def close(self) -> list[tuple[bytes | None, bytes]]:
+        """Events left when the stream ended without a final blank line."""
+        out = self.feed(b"\n\n") if self._tail or self._data else []
+        self._tail = b""
+        return out
+
+
+async def iter_sse(content: aiohttp.StreamReader) -> AsyncIterator[tuple[bytes | None, bytes]]:
+    parser = SSEParser()
+    async for chunk in content.iter_any():
+        for ev in parser.feed(chunk):
+            yield ev
+    for ev in parser.close():
+        yield ev
