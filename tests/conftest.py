@@ -67,9 +67,7 @@ class GatewayFactory:
         self.root = root
         self.gateways: list[Gateway] = []
 
-    def __call__(
-        self, config: str | dict[str, Any], env: dict[str, str] | None = None
-    ) -> Gateway:
+    def __call__(self, config: str | dict[str, Any], env: dict[str, str] | None = None) -> Gateway:
         gw = Gateway.start(config, self.root / f"gw{len(self.gateways)}", env=env)
         self.gateways.append(gw)
         return gw

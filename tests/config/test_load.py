@@ -211,6 +211,13 @@ VALID = [
         "http://x/v1",
     ),
     ("providers:", {}, lambda c: c.providers, {}),
+    (
+        # aliases may chain; the router follows them
+        PROVIDER + "models: [{model: m, provider: p}]\naliases: {a: b, b: m, c: 'p@x'}",
+        {},
+        lambda c: c.aliases,
+        {"a": "b", "b": "m", "c": "p@x"},
+    ),
     ("models: []", {}, lambda c: c.models, {}),
     (
         PROVIDER + "models: [{model: m, provider: p, upstream_model: u}]",
@@ -272,9 +279,14 @@ def test_valid(
     assert get(load(tmp_path, text, env)) == expected
 
 
-def test_relative_key_file_is_relative_to_the_config_file(tmp_path: Path) -> None:
+def test_relative_key_file_is_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = load(tmp_path, "server: {key_file: keys/secret.key}")
     assert config.server.key_file == tmp_path / "keys" / "secret.key"
+    monkeypatch.chdir(tmp_path)
+    config = load_config("config.yaml", env={})
+    assert config.server.key_file == tmp_path / "keys" / "secret.key"  # absolute, not cwd-bound
 
 
 # (yaml, env, key path, fragment of the message)
@@ -466,12 +478,9 @@ ERRORS = [
     (PROVIDER + "aliases: {a: nope}", {}, "aliases.a", "neither a model"),
     (PROVIDER + "aliases: {a: 'q@m'}", {}, "aliases.a", "neither a model"),
     (PROVIDER + "aliases: {a: 'p@'}", {}, "aliases.a", "neither a model"),
-    (
-        PROVIDER + "models: [{model: m, provider: p}]\naliases: {a: m, b: a}",
-        {},
-        "aliases.b",
-        "cannot point to aliases",
-    ),
+    (PROVIDER + "aliases: {a: b, b: c, c: a}", {}, "aliases.a", "loop: a -> b -> c -> a"),
+    (PROVIDER + "aliases: {a: a}", {}, "aliases.a", "loop: a -> a"),
+    (PROVIDER + "aliases: {a: b, b: nope}", {}, "aliases.a", "'nope' is neither"),
     (
         PROVIDER + "models: [{model: m, provider: p}]\naliases: {m: p@x}",
         {},

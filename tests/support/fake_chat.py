@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import copy
 import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -94,7 +96,7 @@ class Reply:
     Options shared by every kind:
 
     * ``chunk_size`` — split content, reasoning and tool arguments into fragments of N characters.
-    * ``delay`` — seconds to sleep before each SSE chunk.
+    * ``delay`` — seconds to sleep before each SSE chunk (and before a scripted cut).
     * ``fail_after`` — close the TCP connection abruptly after N SSE chunks (a JSON request is cut
       before any byte of the response).
     * ``interleave_tools`` — alternate the fragments of parallel tool calls.
@@ -196,9 +198,7 @@ class Reply:
         return cls(kind="raw_chunks", chunks=tuple(chunks), done=done, **options)
 
     @classmethod
-    def raw_json(
-        cls, body: Any, status: int = 200, headers: dict[str, str] | None = None
-    ) -> Reply:
+    def raw_json(cls, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
         """An exact JSON body (for any request, streaming or not)."""
         return cls(kind="raw_json", body=body, status=status, headers=dict(headers or {}))
 
@@ -274,10 +274,7 @@ class Reply:
             per_call.append(calls)
         if self.interleave_tools:
             ordered = [
-                tc
-                for group in itertools.zip_longest(*per_call)
-                for tc in group
-                if tc is not None
+                tc for group in itertools.zip_longest(*per_call) for tc in group if tc is not None
             ]
         else:
             ordered = [tc for calls in per_call for tc in calls]
@@ -308,7 +305,7 @@ class FakeChat:
         self.requests: list[RecordedRequest] = []
         self.unscripted: list[RecordedRequest] = []
         self.models: list[str] = ["upstream-model"]
-        self._script: collections.deque[Reply] = collections.deque()
+        self._script: collections.deque[Reply | Callable[[Any], Reply]] = collections.deque()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -367,10 +364,8 @@ class FakeChat:
             return
         if self._runner is not None:
             fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop)
-            try:
+            with contextlib.suppress(Exception):
                 fut.result(10)
-            except Exception:
-                pass
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(10)
@@ -384,8 +379,12 @@ class FakeChat:
 
     # -- script -----------------------------------------------------------------------------
 
-    def script(self, *replies: Reply) -> FakeChat:
-        """Queue replies; each chat request consumes the next one, in order."""
+    def script(self, *replies: Reply | Callable[[Any], Reply]) -> FakeChat:
+        """Queue replies; each chat request consumes the next one, in order.
+
+        A callable is called with the request's parsed JSON body and must return the Reply, for
+        answers that depend on what the client sent (e.g. a tool's argument name).
+        """
         with self._lock:
             self._script.extend(replies)
         return self
@@ -412,9 +411,13 @@ class FakeChat:
         assert self.requests, "the fake upstream received no request"
         return self.requests[-1]
 
-    def _next(self) -> Reply | None:
+    def _next(self, body: Any) -> Reply | None:
         with self._lock:
-            return self._script.popleft() if self._script else None
+            reply = self._script.popleft() if self._script else None
+        if reply is not None and not isinstance(reply, Reply):
+            reply = reply(body)
+            assert isinstance(reply, Reply), f"scripted callable returned {reply!r}"
+        return reply
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -453,7 +456,7 @@ class FakeChat:
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         rec = await self._record(request)
-        reply = self._next()
+        reply = self._next(rec.body)
         if reply is None:
             with self._lock:
                 self.unscripted.append(rec)

@@ -19,9 +19,16 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import yaml
 
-__all__ = ["Gateway", "GatewayStartError", "default_config", "free_port"]
+__all__ = [
+    "Gateway",
+    "GatewayStartError",
+    "RecordingTransport",
+    "default_config",
+    "free_port",
+]
 
 STARTUP_TIMEOUT = 15.0
 
@@ -201,3 +208,48 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+# -- raw bytes under the SDK -------------------------------------------------------------------
+
+
+class _TeeStream(httpx2.SyncByteStream):
+    def __init__(self, inner: httpx2.SyncByteStream, sink: bytearray) -> None:
+        self._inner = inner
+        self._sink = sink
+
+    def __iter__(self):
+        for chunk in self._inner:
+            self._sink.extend(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class RecordingTransport(httpx2.BaseTransport):
+    """An ``httpx2`` transport that keeps the raw bytes of every response body read through it.
+
+    Give it to the SDK (``openai.OpenAI(http_client=httpx2.Client(transport=rec))``) to see the
+    exact SSE the gateway sent while the SDK runs its own stream assertions.
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpx2.HTTPTransport()
+        self.bodies: list[bytearray] = []
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        resp = self._inner.handle_request(request)
+        sink = bytearray()
+        self.bodies.append(sink)
+        assert isinstance(resp.stream, httpx2.SyncByteStream)
+        return httpx2.Response(
+            resp.status_code,
+            headers=resp.headers,
+            stream=_TeeStream(resp.stream, sink),
+            extensions=resp.extensions,
+            request=request,
+        )
+
+    def close(self) -> None:
+        self._inner.close()

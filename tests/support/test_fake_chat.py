@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -99,9 +100,7 @@ def test_json_reasoning_content(fake_chat: FakeChat, client: openai.OpenAI) -> N
 
 def test_json_parallel_tool_calls(fake_chat: FakeChat, client: openai.OpenAI) -> None:
     fake_chat.script(
-        Reply.tool_calls(
-            [("get_weather", '{"city":"Paris"}'), ("get_weather", '{"city":"Rome"}')]
-        )
+        Reply.tool_calls([("get_weather", '{"city":"Paris"}'), ("get_weather", '{"city":"Rome"}')])
     )
     resp = ask(client, tools=TOOLS)
     choice = resp.choices[0]
@@ -191,7 +190,7 @@ def test_stream_parallel_tool_calls(
     ]
     assert [s.function.arguments for s in starts] == ["", ""]
     order = [tc.index for c in chunks for tc in (c.choices[0].delta.tool_calls or [])]
-    switches = sum(1 for a, b in zip(order, order[1:], strict=False) if a != b)
+    switches = sum(1 for a, b in itertools.pairwise(order) if a != b)
     assert switches > 1 if interleave else switches == 1
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
@@ -317,3 +316,8 @@ def test_standalone_context_manager() -> None:
             assert ask(c).choices[0].message.content == "solo"
     with pytest.raises(httpx.ConnectError):
         httpx.get(fake.base_url + "/models", timeout=2)
+
+
+def test_callable_reply_sees_the_request(fake_chat: FakeChat, client: openai.OpenAI) -> None:
+    fake_chat.script(lambda body: Reply.text(f"you said {body['messages'][-1]['content']}"))
+    assert ask(client).choices[0].message.content == "you said hi"

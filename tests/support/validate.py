@@ -21,6 +21,8 @@ spec) and flat ``message``/``code``/``param`` (the OpenAI SDK).
 from __future__ import annotations
 
 import copy
+import itertools
+import json
 from typing import Any
 
 import openresponses_types as ort
@@ -29,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 __all__ = [
     "TERMINAL_EVENTS",
     "check_event_order",
+    "parse_sse",
     "validate_event",
     "validate_response",
 ]
@@ -221,7 +224,7 @@ def _text_of_part(part: dict[str, Any]) -> str | None:
     return part.get("text")
 
 
-def check_event_order(events: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: C901
+def check_event_order(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Assert the stream invariants; return the terminal event's response.
 
     One response id everywhere; ``sequence_number`` 0, then strictly increasing; created then
@@ -236,7 +239,7 @@ def check_event_order(events: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: 
     )
     seqs = [e.get("sequence_number") for e in events]
     assert seqs[0] == 0, f"first sequence_number must be 0, got {seqs[0]}"
-    for a, b in zip(seqs, seqs[1:], strict=False):
+    for a, b in itertools.pairwise(seqs):
         assert isinstance(b, int) and b > a, f"sequence_number not strictly increasing: {seqs}"
     terminals = [n for n, t in enumerate(types) if t in TERMINAL_EVENTS]
     assert len(terminals) == 1, f"expected exactly one terminal event, got {types}"
@@ -272,8 +275,7 @@ def check_event_order(events: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: 
             )
         if etype == "response.output_item.added":
             assert event["output_index"] == len(items), (
-                f"output_item.added at output_index {event['output_index']}, "
-                f"expected {len(items)}"
+                f"output_item.added at output_index {event['output_index']}, expected {len(items)}"
             )
             assert isinstance(event["item"].get("id"), str), "added item without an id"
             assert all(it.id != event["item"]["id"] for it in items), "duplicate item id"
@@ -389,3 +391,37 @@ def check_event_order(events: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: 
         for it, out in zip(items, final["output"], strict=True):
             assert out == it.final, f"terminal output[{it.index}] differs from its output_item.done"
     return final
+
+
+def parse_sse(raw: bytes | str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Parse a Responses SSE body; return (events, every ``data:`` payload as text).
+
+    Checks the framing: an ``event:`` name, when present, equals the data's ``type``; ``[DONE]``
+    is the last data payload and appears once.
+    """
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    payloads: list[str] = []
+    events: list[dict[str, Any]] = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        name = None
+        data_lines = []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[len("event:") :].strip()
+            elif line.startswith("data:"):
+                data_lines.append(line[len("data:") :].removeprefix(" "))
+        if not data_lines:
+            continue
+        data = "\n".join(data_lines)
+        payloads.append(data)
+        if data == "[DONE]":
+            continue
+        event = json.loads(data)
+        if name is not None:
+            assert name == event.get("type"), (
+                f"SSE event: {name!r} != data type {event.get('type')!r}"
+            )
+        events.append(event)
+    assert payloads and payloads[-1] == "[DONE]", f"stream must end with [DONE]: {payloads[-3:]}"
+    assert payloads.count("[DONE]") == 1, "[DONE] sent more than once"
+    return events, payloads

@@ -44,9 +44,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(config)
     host, port = config.server.host, config.server.port
     log.info("wirebridge listening on http://%s:%d (config: %s)", host, port, config.source)
-    web.run_app(
-        app, host=host, port=port, print=None, access_log=None, handler_cancellation=True
-    )
+    web.run_app(app, host=host, port=port, print=None, access_log=None, handler_cancellation=True)
     return 0
 
 

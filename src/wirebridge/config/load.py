@@ -67,7 +67,8 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
         return config_from_env(environ)
     file = str(path)
     tree = expand_tree(_read_yaml(Path(path), file), environ, Where(file))
-    return config_from_tree(tree, Where(file), base_dir=Path(path).parent, source=file)
+    base_dir = Path(path).absolute().parent  # relative key_file stays put if the cwd changes
+    return config_from_tree(tree, Where(file), base_dir=base_dir, source=file)
 
 
 def config_from_tree(tree: object, at: Where, base_dir: Path, source: str | None) -> Config:
@@ -339,17 +340,37 @@ def _add_inline(
 def _aliases(
     raw: object, at: Where, models: Mapping[str, ModelRoute], providers: Mapping[str, object]
 ) -> dict[str, str]:
+    """Aliases may point at a model, at ``provider@model``, or at another alias (the router
+    follows chains), so targets are checked only once every alias is known."""
     aliases = {}
     for name, value in mapping(raw, at).items():
-        where = at.key(name)
-        target = string(value, where).strip()
         if name in models:
-            raise where.error(f"{name!r} is already a model name; an alias cannot replace it")
-        provider, sep, upstream = target.partition("@")
-        if target not in models and not (sep and upstream and provider in providers):
-            raise where.error(
-                f"{target!r} is neither a model under models: nor provider@model with a "
-                f"defined provider (aliases cannot point to aliases)"
+            raise at.key(name).error(
+                f"{name!r} is already a model name; an alias cannot replace it"
             )
-        aliases[name] = target
+        aliases[name] = string(value, at.key(name)).strip()
+    for name in aliases:
+        _check_alias(name, aliases, models, providers, at.key(name))
     return aliases
+
+
+def _check_alias(
+    name: str,
+    aliases: Mapping[str, str],
+    models: Mapping[str, ModelRoute],
+    providers: Mapping[str, object],
+    at: Where,
+) -> None:
+    chain = [name]
+    target = aliases[name]
+    while target in aliases:
+        if target in chain:
+            raise at.error(f"aliases form a loop: {' -> '.join([*chain, target])}")
+        chain.append(target)
+        target = aliases[target]
+    provider, sep, upstream = target.partition("@")
+    if target not in models and not (sep and upstream and provider in providers):
+        raise at.error(
+            f"{target!r} is neither a model under models:, an alias, nor provider@model "
+            "with a defined provider"
+        )

@@ -60,8 +60,9 @@ class Router:
         )
 
     def _route(self, asked: str, provider: str, upstream_model: str) -> Route:
-        return Route(asked, self._config.providers[provider], self._profiles[provider],
-                     upstream_model)
+        return Route(
+            asked, self._config.providers[provider], self._profiles[provider], upstream_model
+        )
 
     def model_names(self) -> list[str]:
         return [*self._config.models, *self._config.aliases]

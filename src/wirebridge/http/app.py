@@ -33,8 +33,11 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
         if e.status == 404:
             return error_response(NotFound(f"No route for {request.method} {request.path}."))
         if e.status == 405:
-            err = GatewayError(f"Method {request.method} is not allowed on {request.path}.",
-                               status=405, code="method_not_allowed")
+            err = GatewayError(
+                f"Method {request.method} is not allowed on {request.path}.",
+                status=405,
+                code="method_not_allowed",
+            )
             return error_response(err)
         raise
     except asyncio.CancelledError:

@@ -17,7 +17,6 @@ async def list_models(request: web.Request) -> web.Response:
         for name, route in cfg.models.items()
     ]
     data += [
-        {"id": name, "object": "model", "created": 0, "owned_by": "alias"}
-        for name in cfg.aliases
+        {"id": name, "object": "model", "created": 0, "owned_by": "alias"} for name in cfg.aliases
     ]
     return json_response({"object": "list", "data": data})

@@ -10,11 +10,11 @@ from wirebridge.engine.gateway import Gateway
 from wirebridge.errors import NotFound, UpstreamError
 from wirebridge.frontends.responses.request import decode_request, parse_json_object
 from wirebridge.frontends.responses.stream import SSE_DONE, ResponsesStreamEncoder
-from wirebridge.hub import ids
-from wirebridge.hub.accumulate import ResponseBuilder
 from wirebridge.http.body import read_body
 from wirebridge.http.keys import GATEWAY
 from wirebridge.http.wire import json_response
+from wirebridge.hub import ids
+from wirebridge.hub.accumulate import ResponseBuilder
 from wirebridge.upstreams.chat.adapter import ChatCall
 
 log = logging.getLogger("wirebridge")
@@ -43,10 +43,14 @@ async def create(request: web.Request) -> web.StreamResponse:
     route = gw.router.resolve(req.model)
     builder = ResponseBuilder(ids.response_id(), req)
     call = gw.call(req, route, stream=req.stream)
-    await call.open()
-    if not req.stream:
-        return await _json(call, builder)
-    return await _sse(request, call, builder, server.event_dialect)
+    try:
+        await call.open()
+        if not req.stream:
+            return await _json(call, builder)
+        return await _sse(request, call, builder, server.event_dialect)
+    finally:
+        # Also when the client went away (the handler is cancelled): the upstream call ends too.
+        call.close()
 
 
 async def _json(call: ChatCall, builder: ResponseBuilder) -> web.Response:
@@ -66,17 +70,16 @@ async def _sse(
 ) -> web.StreamResponse:
     enc = ResponsesStreamEncoder(dialect)
     out = web.StreamResponse(headers=SSE_HEADERS)
+    await out.prepare(request)
+    head = [
+        {"type": "response.created", "response": builder.snapshot()},
+        {"type": "response.in_progress", "response": builder.snapshot()},
+    ]
     try:
-        await out.prepare(request)
-        head = [
-            {"type": "response.created", "response": builder.snapshot()},
-            {"type": "response.in_progress", "response": builder.snapshot()},
-        ]
         await out.write(enc.sse(head))
         async for batch in call.batches():
             await out.write(enc.sse([builder.feed(ev) for ev in batch]))
         await out.write(SSE_DONE)
-    finally:
-        # On a client that went away this closes the upstream connection mid-stream.
-        call.close()
+    except ConnectionResetError:
+        log.info("client went away mid-stream; upstream call closed")
     return out

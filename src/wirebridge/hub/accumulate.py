@@ -52,14 +52,16 @@ class ResponseBuilder:
     def failed(self, code: str, message: str) -> Event:
         """A terminal ``response.failed`` event for an error raised outside the decoder."""
         return self.feed(
-            {"type": "response.failed",
-             "response": {"status": "failed", "error": {"code": code, "message": message}}}
+            {
+                "type": "response.failed",
+                "response": {"status": "failed", "error": {"code": code, "message": message}},
+            }
         )
 
     def _response(self, status: str, output: list[dict[str, Any]]) -> dict[str, Any]:
         r = self.req
         text = dict(r.text) if r.text else {}
-        text.setdefault("format", {"type": "text"})
+        text["format"] = _echo_format(text.get("format"))
         return {
             "id": self.id,
             "object": "response",
@@ -74,7 +76,8 @@ class ResponseBuilder:
             "max_tool_calls": r.max_tool_calls,
             "model": self.model,
             "output": output,
-            "parallel_tool_calls": r.parallel_tool_calls if r.parallel_tool_calls is not None
+            "parallel_tool_calls": r.parallel_tool_calls
+            if r.parallel_tool_calls is not None
             else True,
             "previous_response_id": r.previous_response_id,
             "prompt_cache_key": r.prompt_cache_key,
@@ -95,3 +98,16 @@ class ResponseBuilder:
             "user": r.user,
             "metadata": r.metadata or {},
         }
+
+
+def _echo_format(fmt: Any) -> dict[str, Any]:
+    if not isinstance(fmt, dict):
+        return {"type": "text"}
+    if fmt.get("type") == "json_schema":
+        return {
+            **fmt,
+            "description": fmt.get("description"),
+            "schema": fmt.get("schema"),
+            "strict": bool(fmt.get("strict", False)),
+        }
+    return fmt

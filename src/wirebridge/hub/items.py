@@ -53,12 +53,20 @@ class ReasoningItem:
             if not self._texts:
                 part = {"type": "summary_text", "text": ""}
                 out.append(
-                    {"type": "response.reasoning_summary_part.added", **base, "summary_index": 0,
-                     "part": part}
+                    {
+                        "type": "response.reasoning_summary_part.added",
+                        **base,
+                        "summary_index": 0,
+                        "part": part,
+                    }
                 )
             out.append(
-                {"type": "response.reasoning_summary_text.delta", **base, "summary_index": 0,
-                 "delta": text}
+                {
+                    "type": "response.reasoning_summary_text.delta",
+                    **base,
+                    "summary_index": 0,
+                    "delta": text,
+                }
             )
         else:
             out.append(
@@ -74,12 +82,20 @@ class ReasoningItem:
         if self.mode == "summary":
             part = {"type": "summary_text", "text": text}
             out.append(
-                {"type": "response.reasoning_summary_text.done", **base, "summary_index": 0,
-                 "text": text}
+                {
+                    "type": "response.reasoning_summary_text.done",
+                    **base,
+                    "summary_index": 0,
+                    "text": text,
+                }
             )
             out.append(
-                {"type": "response.reasoning_summary_part.done", **base, "summary_index": 0,
-                 "part": part}
+                {
+                    "type": "response.reasoning_summary_part.done",
+                    **base,
+                    "summary_index": 0,
+                    "part": part,
+                }
             )
             item["summary"] = [part]
         else:
@@ -101,27 +117,43 @@ class MessageItem:
         self._parts: list[dict[str, Any]] = []
         self._kind: str | None = None  # kind of the open part
         self._buf: list[str] = []
-        self.texts = False  # whether any output_text arrived
+        self._logprobs: list[dict[str, Any]] = []
 
     def added(self) -> dict[str, Any]:
-        return {"id": self.id, "type": "message", "status": "in_progress", "role": "assistant",
-                "content": []}
+        return {
+            "id": self.id,
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
 
-    def delta(self, kind: str, text: str, out: list[Event]) -> None:
+    def delta(
+        self, kind: str, text: str, out: list[Event], logprobs: list[dict[str, Any]] | None = None
+    ) -> None:
         if kind != self._kind:
             self._close_part(out)
             self._kind = kind
             out.append(
-                {"type": "response.content_part.added", "item_id": self.id,
-                 "output_index": self.index, "content_index": len(self._parts),
-                 "part": _part(kind, "")}
+                {
+                    "type": "response.content_part.added",
+                    "item_id": self.id,
+                    "output_index": self.index,
+                    "content_index": len(self._parts),
+                    "part": _part(kind, ""),
+                }
             )
         self._buf.append(text)
-        ev = {"item_id": self.id, "output_index": self.index, "content_index": len(self._parts),
-              "delta": text}
+        ev = {
+            "item_id": self.id,
+            "output_index": self.index,
+            "content_index": len(self._parts),
+            "delta": text,
+        }
         if kind == "output_text":
-            self.texts = True
-            out.append({"type": "response.output_text.delta", **ev, "logprobs": []})
+            if logprobs:
+                self._logprobs.extend(logprobs)
+            out.append({"type": "response.output_text.delta", **ev, "logprobs": logprobs or []})
         else:
             out.append({"type": "response.refusal.delta", **ev})
 
@@ -131,20 +163,33 @@ class MessageItem:
             return
         text = "".join(self._buf)
         base = {"item_id": self.id, "output_index": self.index, "content_index": len(self._parts)}
+        part = _part(kind, text)
         if kind == "output_text":
-            out.append({"type": "response.output_text.done", **base, "text": text, "logprobs": []})
+            part["logprobs"] = self._logprobs
+            out.append(
+                {
+                    "type": "response.output_text.done",
+                    **base,
+                    "text": text,
+                    "logprobs": self._logprobs,
+                }
+            )
         else:
             out.append({"type": "response.refusal.done", **base, "refusal": text})
-        part = _part(kind, text)
         out.append({"type": "response.content_part.done", **base, "part": part})
         self._parts.append(part)
-        self._kind, self._buf = None, []
+        self._kind, self._buf, self._logprobs = None, [], []
 
     def close(self, out: list[Event], encrypted: str | None) -> None:
         self._close_part(out)
         self.closed = True
-        item = {"id": self.id, "type": "message", "status": "completed", "role": "assistant",
-                "content": self._parts}
+        item = {
+            "id": self.id,
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": self._parts,
+        }
         _done(out, self.index, item)
 
 
@@ -189,8 +234,13 @@ class CallItem:
         self.id = ids.custom_call_id() if self.custom else ids.function_call_id()
         if self.custom:
             self._field = JsonStringField("input")
-        out.append({"type": "response.output_item.added", "output_index": index,
-                    "item": self._item("in_progress", "")})
+        out.append(
+            {
+                "type": "response.output_item.added",
+                "output_index": index,
+                "item": self._item("in_progress", ""),
+            }
+        )
         held, self._held = self._held, []
         for fragment in held:
             self.delta(fragment, out)
@@ -207,9 +257,13 @@ class CallItem:
         return self._item("in_progress", "")
 
     def _item(self, status: str, payload: str) -> dict[str, Any]:
-        item: dict[str, Any] = {"id": self.id, "type": "custom_tool_call" if self.custom else
-                                "function_call", "status": status, "call_id": self.call_id,
-                                "name": self._client_name}
+        item: dict[str, Any] = {
+            "id": self.id,
+            "type": "custom_tool_call" if self.custom else "function_call",
+            "status": status,
+            "call_id": self.call_id,
+            "name": self._client_name,
+        }
         item["input" if self.custom else "arguments"] = payload
         if self._namespace:
             item["namespace"] = self._namespace
@@ -222,7 +276,9 @@ class CallItem:
         self._args.append(fragment)
         base = {"item_id": self.id, "output_index": self.index}
         if self._field is None:
-            out.append({"type": "response.function_call_arguments.delta", **base, "delta": fragment})
+            out.append(
+                {"type": "response.function_call_arguments.delta", **base, "delta": fragment}
+            )
             return
         text = self._field.feed(fragment)
         if text:
@@ -236,16 +292,25 @@ class CallItem:
         if not self.custom:
             args = raw or "{}"
             out.append(
-                {"type": "response.function_call_arguments.done", **base, "name": self._client_name,
-                 "arguments": args}
+                {
+                    "type": "response.function_call_arguments.done",
+                    **base,
+                    "name": self._client_name,
+                    "arguments": args,
+                }
             )
             _done(out, self.index, self._item("completed", args))
             return
         value = custom_input(raw)
         sent = "".join(self._streamed)
         if value != sent and value.startswith(sent):
-            out.append({"type": "response.custom_tool_call_input.delta", **base,
-                        "delta": value[len(sent):]})
+            out.append(
+                {
+                    "type": "response.custom_tool_call_input.delta",
+                    **base,
+                    "delta": value[len(sent) :],
+                }
+            )
         out.append({"type": "response.custom_tool_call_input.done", **base, "input": value})
         _done(out, self.index, self._item("completed", value))
 

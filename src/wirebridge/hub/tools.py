@@ -111,3 +111,17 @@ def _req_name(tool: dict[str, Any], param: str) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidRequest("Tool is missing a string 'name'.", param=f"{param}.name")
     return name
+
+
+def echo_tools(tools: list[Any]) -> list[Any]:
+    """The tools as a Response echoes them: function tools with every field the schema lists."""
+    return [_echo_function(t) if t.get("type") == "function" else t for t in tools]
+
+
+def _echo_function(tool: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **tool,
+        "description": tool.get("description"),
+        "parameters": tool.get("parameters"),
+        "strict": bool(tool.get("strict", False)),
+    }

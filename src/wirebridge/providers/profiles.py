@@ -102,4 +102,6 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise ValueError(f"unknown provider profile {name!r}; known: {', '.join(PROFILES)}") from None
+        raise ValueError(
+            f"unknown provider profile {name!r}; known: {', '.join(PROFILES)}"
+        ) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -34,7 +33,7 @@ async def post_json(
     )
     try:
         resp = await session.post(url, data=orjson.dumps(body), headers=headers, timeout=tmo)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise UpstreamTimeout(f"The upstream did not answer within {timeout:g} s.") from None
     except aiohttp.ClientError as e:
         raise UpstreamUnavailable(f"Could not reach the upstream: {e}") from None
@@ -49,7 +48,7 @@ async def post_json(
 async def upstream_error(resp: aiohttp.ClientResponse) -> UpstreamError:
     try:
         raw = await resp.read()
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         raw = b""
     message, type_, code, param = _error_fields(raw)
     return UpstreamError.from_status(

@@ -14,7 +14,7 @@ import orjson
 from wirebridge.errors import InvalidRequest, MalformedJSON, Untranslatable
 from wirebridge.hub.request import HubRequest, Item
 from wirebridge.hub.seal import Sealer
-from wirebridge.hub.tools import ToolSet, build_toolset
+from wirebridge.hub.tools import ToolSet, build_toolset, echo_tools
 
 _ITEM_TYPES = frozenset(
     {
@@ -91,7 +91,7 @@ def decode_request(
     for name in _SCALARS:
         if name != "tools" and (value := body.get(name)) is not None:
             setattr(req, name, value)
-    tools.declared = body.get("tools") or []
+    tools.declared = echo_tools(body.get("tools") or [])
     return req
 
 
@@ -124,7 +124,9 @@ def _decode_input(
         return []
     if not isinstance(raw, list):
         raise InvalidRequest(
-            "Invalid type for 'input': expected string or array.", param="input", code="invalid_type"
+            "Invalid type for 'input': expected string or array.",
+            param="input",
+            code="invalid_type",
         )
     items: list[Item] = []
     for i, item in enumerate(raw):

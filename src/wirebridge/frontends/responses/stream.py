@@ -40,8 +40,13 @@ class ResponsesStreamEncoder:
         out: list[Event] = []
         if ev["type"] == "response.failed":
             err = ev["response"].get("error") or {}
-            out.append(self._number(error_event(err.get("code", "server_error"),
-                                                err.get("message", "The response failed."))))
+            out.append(
+                self._number(
+                    error_event(
+                        err.get("code", "server_error"), err.get("message", "The response failed.")
+                    )
+                )
+            )
         out.append(self._number(ev))
         return out
 

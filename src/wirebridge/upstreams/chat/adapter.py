@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -47,15 +46,22 @@ class ChatCall:
 
     async def open(self) -> None:
         provider = self._route.provider
-        body = encode_request(self._req, self._route.upstream_model, self._route.profile,
-                              self._stream)
+        body = encode_request(
+            self._req, self._route.upstream_model, self._route.profile, self._stream
+        )
         headers = {"Content-Type": "application/json", **provider.headers}
         if provider.api_key:
             headers["Authorization"] = f"Bearer {provider.api_key}"
         if self._stream:
             headers["Accept"] = "text/event-stream"
-        self._resp = await post_json(self._session, provider.base_url + "/chat/completions", body,
-                                     headers, timeout=self._timeout, stream=self._stream)
+        self._resp = await post_json(
+            self._session,
+            provider.base_url + "/chat/completions",
+            body,
+            headers,
+            timeout=self._timeout,
+            stream=self._stream,
+        )
 
     async def batches(self) -> AsyncIterator[list[Event]]:
         resp, decoder = self._resp, self._decoder
@@ -93,7 +99,7 @@ async def _pump(
             batch = decoder.feed(chunk)
             if batch:
                 yield batch
-    except asyncio.TimeoutError:
+    except TimeoutError:
         decoder.fail("upstream_timeout", "The upstream stopped sending before the stream ended.")
     except (aiohttp.ClientError, TornStream) as e:
         decoder.fail("upstream_error", f"The upstream stream broke: {e}")
@@ -105,14 +111,16 @@ async def _pump(
 async def _read_json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
     try:
         raw = await resp.read()
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise UpstreamTimeout("The upstream did not finish its answer in time.") from None
     except aiohttp.ClientError as e:
         raise UpstreamUnavailable(f"The upstream connection broke: {e}") from None
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise UpstreamUnavailable("The upstream answered with something that is not JSON.") from None
+        raise UpstreamUnavailable(
+            "The upstream answered with something that is not JSON."
+        ) from None
     if not isinstance(obj, dict):
         raise UpstreamUnavailable("The upstream answered with JSON that is not an object.")
     return obj

@@ -44,7 +44,11 @@ class MessageBuilder:
         self._assistant()["reasoning_content"] = text
 
     def tool_call(self, call_id: str, name: str, arguments: str) -> None:
-        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        call = {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": arguments},
+        }
         self._assistant().setdefault("tool_calls", []).append(call)
 
     def tool_output(self, call_id: str, output: Any) -> None:

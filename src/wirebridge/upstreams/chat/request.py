@@ -175,7 +175,11 @@ def _enc_message(mb: MessageBuilder, item: Item, profile: Profile) -> None:
 
 
 def _enc_function_call(mb: MessageBuilder, item: Item, profile: Profile) -> None:
-    mb.tool_call(item["call_id"], wire_name(item["name"], item.get("namespace")), item.get("arguments") or "{}")
+    mb.tool_call(
+        item["call_id"],
+        wire_name(item["name"], item.get("namespace")),
+        item.get("arguments") or "{}",
+    )
 
 
 def _enc_custom_call(mb: MessageBuilder, item: Item, profile: Profile) -> None:

@@ -65,13 +65,16 @@ class ChatStreamDecoder:
                 continue  # n > 1 is refused before the request is sent
             delta = choice.get("delta")
             if delta:
-                self._feed_delta(delta, out)
+                lp = choice.get("logprobs")
+                self._feed_delta(delta, out, lp.get("content") if isinstance(lp, dict) else None)
             reason = choice.get("finish_reason")
             if reason:
                 self._finish_reason = reason
         return out
 
-    def _feed_delta(self, delta: dict[str, Any], out: list[Event]) -> None:
+    def _feed_delta(
+        self, delta: dict[str, Any], out: list[Event], logprobs: list[dict[str, Any]] | None
+    ) -> None:
         for field in self._profile.reasoning_fields:
             text = delta.get(field)
             if isinstance(text, str) and text:
@@ -79,7 +82,7 @@ class ChatStreamDecoder:
                 break
         content = delta.get("content")
         if content:
-            self._message_delta("output_text", content, out)
+            self._message_delta("output_text", content, out, logprobs)
         refusal = delta.get("refusal")
         if refusal:
             self._message_delta("refusal", refusal, out)
@@ -94,14 +97,16 @@ class ChatStreamDecoder:
             self._start(item, out)
         item.delta(text, out)
 
-    def _message_delta(self, kind: str, text: str, out: list[Event]) -> None:
+    def _message_delta(
+        self, kind: str, text: str, out: list[Event], logprobs: list[dict[str, Any]] | None = None
+    ) -> None:
         item = self._current
         if not isinstance(item, MessageItem):
             self._flush_calls(out)
             item = MessageItem(self._count, ids.message_id())
             self._start(item, out)
         self._any_text = self._any_text or kind == "output_text"
-        item.delta(kind, text, out)
+        item.delta(kind, text, out, logprobs)
 
     def _tool_delta(self, position: int, tc: dict[str, Any], out: list[Event]) -> None:
         index = tc.get("index", position)
@@ -176,8 +181,12 @@ class ChatStreamDecoder:
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
-        if (self._finish_reason == "content_filter" and not self._any_text
-                and not self._pending and not isinstance(self._current, CallItem)):
+        if (
+            self._finish_reason == "content_filter"
+            and not self._any_text
+            and not self._pending
+            and not isinstance(self._current, CallItem)
+        ):
             self._message_delta("refusal", CONTENT_FILTER_REFUSAL, out)
         self._flush_calls(out)
         out.append(self._terminal())
@@ -240,7 +249,12 @@ def completion_as_chunk(completion: dict[str, Any]) -> dict[str, Any]:
         if calls:
             delta["tool_calls"] = [{**tc, "index": i} for i, tc in enumerate(calls)]
         choices.append(
-            {"index": choice.get("index", 0), "delta": delta, "finish_reason": choice.get("finish_reason")}
+            {
+                "index": choice.get("index", 0),
+                "delta": delta,
+                "finish_reason": choice.get("finish_reason"),
+                "logprobs": choice.get("logprobs"),
+            }
         )
     chunk: dict[str, Any] = {"model": completion.get("model"), "choices": choices}
     if completion.get("usage"):
