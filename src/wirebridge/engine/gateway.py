@@ -12,6 +12,7 @@ import aiohttp
 
 from wirebridge.config.model import Config
 from wirebridge.config.paths import state_dir
+from wirebridge.engine.catalog import ModelCatalog
 from wirebridge.engine.routing import Route, Router
 from wirebridge.errors import Untranslatable
 from wirebridge.hub.request import HubRequest
@@ -28,6 +29,7 @@ class Gateway:
         self.config = config
         self.router = Router(config)
         self.sealer = _make_sealer(config)
+        self.catalog = ModelCatalog(config)
         self._session: aiohttp.ClientSession | None = None
 
     @property

@@ -11,12 +11,6 @@ from wirebridge.http.wire import json_response
 
 async def list_models(request: web.Request) -> web.Response:
     gw: Gateway = request.app[GATEWAY]
-    cfg = gw.config
-    data = [
-        {"id": name, "object": "model", "created": 0, "owned_by": route.provider}
-        for name, route in cfg.models.items()
-    ]
-    data += [
-        {"id": name, "object": "model", "created": 0, "owned_by": "alias"} for name in cfg.aliases
-    ]
+    refresh = request.query.get("refresh") in ("1", "true")
+    data = await gw.catalog.models(gw.session, refresh=refresh)
     return json_response({"object": "list", "data": data})

@@ -26,7 +26,7 @@ class OpenItem(Protocol):
 
     def added(self) -> dict[str, Any]: ...
 
-    def close(self, out: list[Event], encrypted: str | None) -> None: ...
+    def close(self, out: list[Event], encrypted: str | None, status: str = "completed") -> None: ...
 
 
 def _done(out: list[Event], index: int, item: dict[str, Any]) -> None:
@@ -74,7 +74,7 @@ class ReasoningItem:
             )
         self._texts.append(text)
 
-    def close(self, out: list[Event], encrypted: str | None) -> None:
+    def close(self, out: list[Event], encrypted: str | None, status: str = "completed") -> None:
         self.closed = True
         text = self.text()
         base = {"item_id": self.id, "output_index": self.index}
@@ -180,13 +180,13 @@ class MessageItem:
         self._parts.append(part)
         self._kind, self._buf, self._logprobs = None, [], []
 
-    def close(self, out: list[Event], encrypted: str | None) -> None:
+    def close(self, out: list[Event], encrypted: str | None, status: str = "completed") -> None:
         self._close_part(out)
         self.closed = True
         item = {
             "id": self.id,
             "type": "message",
-            "status": "completed",
+            "status": status,
             "role": "assistant",
             "content": self._parts,
         }
@@ -285,7 +285,7 @@ class CallItem:
             self._streamed.append(text)
             out.append({"type": "response.custom_tool_call_input.delta", **base, "delta": text})
 
-    def close(self, out: list[Event], encrypted: str | None) -> None:
+    def close(self, out: list[Event], encrypted: str | None, status: str = "completed") -> None:
         self.closed = True
         raw = "".join(self._args)
         base = {"item_id": self.id, "output_index": self.index}
@@ -299,7 +299,7 @@ class CallItem:
                     "arguments": args,
                 }
             )
-            _done(out, self.index, self._item("completed", args))
+            _done(out, self.index, self._item(status, args))
             return
         value = custom_input(raw)
         sent = "".join(self._streamed)
@@ -312,7 +312,7 @@ class CallItem:
                 }
             )
         out.append({"type": "response.custom_tool_call_input.done", **base, "input": value})
-        _done(out, self.index, self._item("completed", value))
+        _done(out, self.index, self._item(status, value))
 
 
 def custom_input(arguments: str) -> str:

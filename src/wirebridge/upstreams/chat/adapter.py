@@ -101,8 +101,13 @@ async def _pump(
                 yield batch
     except TimeoutError:
         decoder.fail("upstream_timeout", "The upstream stopped sending before the stream ended.")
-    except (aiohttp.ClientError, TornStream) as e:
+    except TornStream as e:
         decoder.fail("upstream_error", f"The upstream stream broke: {e}")
+    except aiohttp.ClientError as e:
+        decoder.fail(
+            "upstream_error",
+            f"The upstream connection broke in the middle of the stream ({type(e).__name__}).",
+        )
     else:
         if not done and not decoder.finished_cleanly:
             decoder.fail("upstream_error", "The upstream closed the stream before it ended.")

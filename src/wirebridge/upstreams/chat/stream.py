@@ -162,7 +162,8 @@ class ChatStreamDecoder:
         encrypted = None
         if isinstance(item, ReasoningItem):
             encrypted = self._sealed(item.text())
-        item.close(out, encrypted)
+        # An item cut short by a failure is shown as such, not as a finished one.
+        item.close(out, encrypted, "incomplete" if self._error is not None else "completed")
 
     def _sealed(self, text: str) -> str | None:
         if self._seal is None or not text:
