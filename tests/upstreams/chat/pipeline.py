@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.support.validate import check_event_order, validate_event
 from wirebridge.config.model import DEFAULT_DROP_TOOL_TYPES
 from wirebridge.frontends.responses.request import decode_request
 from wirebridge.frontends.responses.stream import ResponsesStreamEncoder
@@ -234,3 +235,42 @@ def normalize(obj: Any) -> Any:
         return o
 
     return walk(obj)
+
+
+# -- stream checks -------------------------------------------------------------------------------
+
+
+def assert_valid_stream(events: list[Event]) -> dict[str, Any]:
+    """Schema-validate every event, check the stream grammar, and check that one item is open
+    at a time: each item's ``output_item.added`` … ``.done`` before the next one's added, with
+    output_index 0, 1, 2 …; every item event refers to the open item. Returns the final
+    Response."""
+    for ev in events:
+        validate_event(ev)
+    final = check_event_order(events)
+    open_index: int | None = None
+    next_index = 0
+    for ev in events:
+        kind = ev["type"]
+        if kind == "response.output_item.added":
+            assert open_index is None, f"item {ev['output_index']} added while {open_index} open"
+            assert ev["output_index"] == next_index
+            open_index, next_index = next_index, next_index + 1
+        elif kind == "response.output_item.done":
+            assert ev["output_index"] == open_index, f"done for a closed item: {ev}"
+            open_index = None
+        elif "output_index" in ev:
+            assert ev["output_index"] == open_index, f"{kind} for an item that is not open"
+    assert open_index is None, "an item was never done"
+    return final
+
+
+def without_ids(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Output items minus their generated ``id``; a sealed blob becomes ``"<sealed>"``."""
+    out = []
+    for item in items:
+        item = {k: v for k, v in item.items() if k != "id"}
+        if isinstance(item.get("encrypted_content"), str):
+            item["encrypted_content"] = "<sealed>"
+        out.append(item)
+    return out
