@@ -45,8 +45,19 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Where stored responses live (``store:``); see ``wirebridge.store.open_store``."""
+
+    backend: str = "sqlite"  # sqlite | postgres | redis | memory
+    url: str | None = None  # postgres DSN or redis URL; required for those backends
+    path: Path | None = None  # sqlite file; None = <state dir>/wirebridge.db
+    ttl_days: int = 30  # stored responses expire this long after they are created
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     models: dict[str, ModelRoute] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # name -> model name or provider@model

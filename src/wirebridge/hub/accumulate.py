@@ -81,7 +81,7 @@ class ResponseBuilder:
             else True,
             "previous_response_id": r.previous_response_id,
             "prompt_cache_key": r.prompt_cache_key,
-            "reasoning": r.reasoning,
+            "reasoning": _echo_reasoning(r.reasoning),
             "safety_identifier": r.safety_identifier,
             "service_tier": r.service_tier or "default",
             "store": r.store,
@@ -111,3 +111,9 @@ def _echo_format(fmt: Any) -> dict[str, Any]:
             "strict": bool(fmt.get("strict", False)),
         }
     return fmt
+
+
+def _echo_reasoning(reasoning: Any) -> dict[str, Any] | None:
+    if not isinstance(reasoning, dict):
+        return None
+    return {**reasoning, "effort": reasoning.get("effort"), "summary": reasoning.get("summary")}

@@ -301,8 +301,8 @@ class CallItem:
             )
             _done(out, self.index, self._item(status, args))
             return
-        value = custom_input(raw)
         sent = "".join(self._streamed)
+        value = custom_input(raw, sent if self._field is not None and self._field.found else None)
         if value != sent and value.startswith(sent):
             out.append(
                 {
@@ -315,13 +315,13 @@ class CallItem:
         _done(out, self.index, self._item(status, value))
 
 
-def custom_input(arguments: str) -> str:
-    """The raw input inside the function shim's ``{"input": ...}``; the text itself if the
-    model did not wrap it."""
+def custom_input(arguments: str, streamed: str | None = None) -> str:
+    """The raw input inside the function shim's ``{"input": ...}``; when the arguments were cut
+    off, what was streamed of the input; the text itself if the model did not wrap it."""
     try:
         obj = orjson.loads(arguments)
     except orjson.JSONDecodeError:
-        return arguments
+        return arguments if streamed is None else streamed
     if isinstance(obj, dict) and isinstance(obj.get("input"), str):
         return obj["input"]
     return arguments

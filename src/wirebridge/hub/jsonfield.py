@@ -20,6 +20,11 @@ class JsonStringField:
         self._pending = ""  # an escape sequence split across fragments
         self._state = "seek"  # seek | value | done | lost
 
+    @property
+    def found(self) -> bool:
+        """Whether the field's value has started (its text so far is what ``feed`` returned)."""
+        return self._state in ("value", "done")
+
     def feed(self, fragment: str) -> str:
         if self._state == "seek":
             self._head += fragment

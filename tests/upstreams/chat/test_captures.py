@@ -16,7 +16,7 @@ import pytest
 
 from wirebridge.config.model import DEFAULT_DROP_TOOL_TYPES
 
-from .pipeline import translate
+from .pipeline import assert_valid_stream, chunk, decode, stream, translate
 
 CAPTURES = Path("/work/shared/reference/captures")
 FILES = sorted(CAPTURES.glob("codex/*/[0-9][0-9][0-9]_POST_v1_responses.json")) + sorted(
@@ -34,8 +34,16 @@ def _bodies() -> list[Any]:
 
 
 BODIES = _bodies()
-CLIENT_ONLY = ("client_metadata", "prompt_cache_key", "include", "store", "text", "type",
-               "generate", "previous_response_id")
+CLIENT_ONLY = (
+    "client_metadata",
+    "prompt_cache_key",
+    "include",
+    "store",
+    "text",
+    "type",
+    "generate",
+    "previous_response_id",
+)
 
 
 def test_captures_found() -> None:
@@ -71,3 +79,20 @@ def test_capture_accepted(body: dict[str, Any]) -> None:
     assert out.get("stream", False) == bool(body.get("stream"))
     for tool in out.get("tools") or ():
         assert tool["type"] == "function" and tool["function"]["name"]
+
+
+def test_capture_responses_are_schema_valid() -> None:
+    """The Response each real request gets (echoing its tools, reasoning, text) validates.
+
+    One test for all captures, listing every capture whose Response is invalid."""
+    failures = []
+    for param in BODIES:
+        (body,) = param.values
+        run = stream(
+            [chunk({"role": "assistant", "content": "Done."}), chunk({}, "stop")], decode(body)
+        )
+        try:
+            assert_valid_stream(run.events)
+        except AssertionError as e:
+            failures.append(f"{param.id}: {str(e).splitlines()[:3]}")
+    assert not failures, "\n".join(failures)

@@ -71,10 +71,10 @@ def _encode_sampling(req: HubRequest, body: Body, profile: Profile) -> None:
         body["top_logprobs"] = req.top_logprobs
     if req.parallel_tool_calls is not None and req.tools:
         body["parallel_tool_calls"] = req.parallel_tool_calls
-    if req.safety_identifier or req.user:
-        body["user"] = req.safety_identifier or req.user
-        if req.safety_identifier:
-            body["safety_identifier"] = req.safety_identifier
+    if req.user or req.safety_identifier:
+        body["user"] = req.user or req.safety_identifier
+    if req.safety_identifier:
+        body["safety_identifier"] = req.safety_identifier
     if req.metadata:
         body["metadata"] = req.metadata
     if req.prompt_cache_key:

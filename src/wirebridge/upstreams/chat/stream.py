@@ -46,13 +46,16 @@ class ChatStreamDecoder:
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
         self._error: dict[str, Any] | None = None
+        self._closing_status = "completed"  # status of items closed from here on
         self.model: str | None = None  # as the upstream reported it
 
     # -- feeding ---------------------------------------------------------------------------
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
         out: list[Event] = []
-        if "error" in chunk and not chunk.get("choices"):
+        if chunk.get("error"):
+            # OpenAI-compatible hosts report a mid-stream failure as a chunk with an "error"
+            # (OpenRouter adds finish_reason "error"); whatever came before it is kept.
             self._error = _stream_error(chunk["error"])
             return out
         if self.model is None:
@@ -70,6 +73,8 @@ class ChatStreamDecoder:
             reason = choice.get("finish_reason")
             if reason:
                 self._finish_reason = reason
+                if reason == "error" and self._error is None:
+                    self._error = {"code": "upstream_error", "message": "The upstream failed."}
         return out
 
     def _feed_delta(
@@ -162,8 +167,7 @@ class ChatStreamDecoder:
         encrypted = None
         if isinstance(item, ReasoningItem):
             encrypted = self._sealed(item.text())
-        # An item cut short by a failure is shown as such, not as a finished one.
-        item.close(out, encrypted, "incomplete" if self._error is not None else "completed")
+        item.close(out, encrypted, self._closing_status)
 
     def _sealed(self, text: str) -> str | None:
         if self._seal is None or not text:
@@ -182,6 +186,9 @@ class ChatStreamDecoder:
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
+        if self._error is not None or self._finish_reason == "length":
+            # The items still open were cut short: a client must not run a truncated call.
+            self._closing_status = "incomplete"
         if (
             self._finish_reason == "content_filter"
             and not self._any_text

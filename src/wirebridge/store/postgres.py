@@ -1,0 +1,234 @@
+"""The PostgreSQL store: an asyncpg pool over the schema in ``migrations/``.
+
+Several gateway instances may share one database, so everything that reads then writes runs in
+one transaction: ``put`` writes the response and its items atomically, ``recover`` locks the rows
+it fails (``FOR UPDATE SKIP LOCKED``: two instances recovering at once split the work rather than
+wait on each other), and migrations run under an advisory lock so instances starting together
+apply each one once. The DSN may carry server settings as query parameters
+(``?search_path=tenant_a``), which asyncpg passes through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import orjson
+
+from wirebridge.store import sql
+from wirebridge.store.base import (
+    ItemPage,
+    Order,
+    StoredResponse,
+    StoreError,
+    is_stale,
+    make_page,
+    mark_failed,
+    redact_url,
+    window,
+)
+from wirebridge.store.migrations import VERSION_TABLE, migrations, pending
+
+CONNECT_TIMEOUT = 10.0
+COMMAND_TIMEOUT = 30.0
+_MIGRATION_LOCK = 0x7769726562726467  # "wirebrdg": one advisory lock for schema changes
+
+_GET = """
+SELECT r.previous_response_id, r.created_at, r.expires_at, r.response,
+       ARRAY(SELECT i.item FROM response_items i WHERE i.response_id = r.id ORDER BY i.position)
+FROM responses r
+WHERE r.id = $1 AND r.owner = $2 AND (r.expires_at IS NULL OR r.expires_at > $3)
+"""
+
+# All items in one statement: an array per column, unnested back into rows.
+_INSERT_ITEMS = """
+INSERT INTO response_items (response_id, position, item_id, item)
+SELECT $1::text, * FROM unnest($2::integer[], $3::text[], $4::text[])
+"""
+
+
+class PostgresStore:
+    """Open with ``await PostgresStore.open(dsn)``; ``close()`` when done."""
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
+        self._pool = pool
+        self._where = redact_url(dsn)
+
+    @classmethod
+    async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
+        where = redact_url(dsn)
+        with _errors(where, "connect"):
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=CONNECT_TIMEOUT,
+                command_timeout=COMMAND_TIMEOUT,
+            )
+        store = cls(pool, dsn)
+        try:
+            with _errors(where, "migrate"):
+                await store._migrate()
+        except BaseException:
+            await pool.close()
+            raise
+        return store
+
+    async def _migrate(self) -> None:
+        known = migrations("postgres")
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(VERSION_TABLE)
+            current = await conn.fetchval(sql.SELECT_VERSION)
+            try:
+                todo = pending(known, current)
+            except ValueError as exc:
+                raise StoreError(f"postgres store {self._where}: {exc}") from None
+            for migration in todo:
+                for statement in migration.statements:
+                    await conn.execute(statement)
+                await conn.execute(
+                    sql.RECORD_VERSION, migration.version, migration.name, int(time.time())
+                )
+
+    # -- the contract --------------------------------------------------------------------------
+
+    async def put(self, rec: StoredResponse) -> None:
+        response = sql.dumps(rec.response)
+        rows = sql.item_rows(rec.id, rec.input_items)
+        with _errors(self._where, "put"):
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    sql.UPSERT_RESPONSE,
+                    rec.id,
+                    rec.owner,
+                    rec.status,
+                    rec.previous_response_id,
+                    rec.created_at,
+                    rec.expires_at,
+                    response,
+                )
+                await conn.execute(sql.DELETE_ITEMS, rec.id)
+                if rows:
+                    _, positions, ids, items = zip(*rows, strict=True)
+                    await conn.execute(_INSERT_ITEMS, rec.id, positions, ids, items)
+
+    async def get(self, id: str, owner: str) -> StoredResponse | None:
+        with _errors(self._where, "get"):
+            row = await self._pool.fetchrow(_GET, id, owner, sql.now_arg(time.time()))
+        if row is None:
+            return None
+        prev, created_at, expires_at, response, items = row
+        return StoredResponse(
+            id=id,
+            owner=owner,
+            response=orjson.loads(response),
+            input_items=[orjson.loads(item) for item in items],
+            previous_response_id=prev,
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+
+    async def delete(self, id: str, owner: str) -> bool:
+        with _errors(self._where, "delete"):
+            status = await self._pool.execute(
+                sql.DELETE_RESPONSE, id, owner, sql.now_arg(time.time())
+            )
+        return _count(status) > 0
+
+    async def input_items(
+        self,
+        id: str,
+        owner: str,
+        *,
+        limit: int = 20,
+        order: Order = "desc",
+        after: str | None = None,
+        before: str | None = None,
+    ) -> ItemPage | None:
+        now = sql.now_arg(time.time())
+        with _errors(self._where, "input_items"):
+            async with self._pool.acquire() as conn:
+                cursors = await conn.fetchrow(sql.SELECT_CURSORS, id, owner, now, after, before)
+                if cursors is None:
+                    return None
+                after_pos, before_pos = cursors
+                if (after is not None and after_pos is None) or (
+                    before is not None and before_pos is None
+                ):
+                    return ItemPage([], None, None, False)
+                w = window(order, after_pos, before_pos, before_given=before is not None)
+                rows = await conn.fetch(sql.select_page(w), *sql.page_args(id, w, limit))
+        return make_page([orjson.loads(row[0]) for row in rows], limit, w.from_end)
+
+    async def history(self, id: str, owner: str) -> list[dict[str, Any]] | None:
+        with _errors(self._where, "history"):
+            rows = await self._pool.fetch(sql.HISTORY, *sql.history_args(id, owner, time.time()))
+        return sql.assemble_history(rows)
+
+    async def append_event(self, id: str, seq: int, event: dict[str, Any]) -> None:
+        payload = sql.dumps(event)
+        with _errors(self._where, "append_event"):
+            await self._pool.execute(sql.APPEND_EVENT, id, seq, payload)
+
+    async def events(self, id: str, after: int) -> list[dict[str, Any]]:
+        with _errors(self._where, "events"):
+            rows = await self._pool.fetch(sql.SELECT_EVENTS, id, after)
+        return [orjson.loads(row[0]) for row in rows]
+
+    async def set_lease(self, id: str, instance_id: str, until: float) -> None:
+        with _errors(self._where, "set_lease"):
+            await self._pool.execute(sql.SET_LEASE, id, instance_id, until)
+
+    async def recover(self, now: float) -> list[str]:
+        recovered = []
+        with _errors(self._where, "recover"):
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(
+                    sql.SELECT_STALE + " FOR UPDATE SKIP LOCKED", *sql.stale_args(now)
+                )
+                for id, status, lease_until, created_at, response in rows:
+                    if not is_stale(status, lease_until, created_at, now):
+                        continue
+                    failed = sql.dumps(mark_failed(orjson.loads(response)))
+                    await conn.execute(sql.MARK_FAILED, id, failed)
+                    recovered.append(id)
+        return recovered
+
+    async def request_cancel(self, id: str) -> None:
+        with _errors(self._where, "request_cancel"):
+            await self._pool.execute(sql.REQUEST_CANCEL, id)
+
+    async def cancel_requested(self, id: str) -> bool:
+        with _errors(self._where, "cancel_requested"):
+            return bool(await self._pool.fetchval(sql.SELECT_CANCEL, id))
+
+    async def gc(self, now: float) -> int:
+        with _errors(self._where, "gc"):
+            return _count(await self._pool.execute(sql.GC, sql.now_arg(now)))
+
+    async def ping(self) -> None:
+        with _errors(self._where, "ping"):
+            await self._pool.fetchval("SELECT 1")
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+def _count(status: str) -> int:
+    """Rows affected, from a command tag such as ``DELETE 3``."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+@contextlib.contextmanager
+def _errors(where: str, op: str) -> Iterator[None]:
+    try:
+        yield
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreError(f"postgres store {where}: {op}: {exc}") from exc
+    except (OSError, TimeoutError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise StoreError(f"postgres store {where}: {op}: {reason}") from exc

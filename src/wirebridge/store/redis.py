@@ -1,0 +1,334 @@
+"""The Redis store: one hash per response, Lua where a read decides a write.
+
+Keys (``P`` = the prefix, ``wirebridge:`` by default):
+
+* ``P resp:<id>`` — hash: ``owner``, ``prev``, ``created``, ``expires``, ``status``,
+  ``response`` (JSON), ``items`` (JSON list), ``lease_owner``, ``lease_until``, ``cancel``.
+  Absent values are stored as ``""``. ``EXPIREAT`` is the response's ``expires_at``, so Redis
+  drops expired responses by itself.
+* ``P events:<id>`` — sorted set of ``"<seq>:<event JSON>"`` scored by ``seq``, with the
+  response's expiry.
+* ``P expiry`` — sorted set of ids by ``expires_at``, for ``gc(now)`` at any ``now``.
+* ``P active`` — set of ids that are queued or in progress, for ``recover``.
+
+``history`` walks the chain inside one Lua script (one round trip for any length), and every
+check-then-write (delete, events, lease, cancel, recover) is a script, so it is atomic. Scripts
+touch keys they compute, which standalone Redis allows and Redis Cluster does not: this store
+is for a single Redis (or a primary with replicas). Durability is what the server is configured
+for (``appendonly``/``appendfsync``); ``put`` returns once Redis has applied the write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from wirebridge.store.base import (
+    ACTIVE_STATUSES,
+    MAX_CHAIN,
+    RECOVER_GRACE,
+    ItemPage,
+    Order,
+    StoredResponse,
+    StoreError,
+    mark_failed,
+    paginate,
+    redact_url,
+)
+
+PREFIX = "wirebridge:"
+CONNECT_TIMEOUT = 5.0
+SOCKET_TIMEOUT = 30.0
+GC_BATCH = 500
+
+_HISTORY = """
+local prefix, id, owner = ARGV[1], ARGV[2], ARGV[3]
+local now, max = tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {}
+for _ = 1, max do
+  local f = redis.call('HMGET', prefix .. 'resp:' .. id,
+                       'owner', 'expires', 'prev', 'items', 'response')
+  if f[1] ~= owner then return false end
+  if f[2] and f[2] ~= '' and tonumber(f[2]) <= now then return false end
+  out[#out + 1] = f[4]
+  out[#out + 1] = f[5]
+  if not f[3] or f[3] == '' then return out end
+  id = f[3]
+end
+return false
+"""
+
+_DELETE = """
+local f = redis.call('HMGET', KEYS[1], 'owner', 'expires')
+if f[1] ~= ARGV[1] then return 0 end
+if f[2] and f[2] ~= '' and tonumber(f[2]) <= tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[3])
+redis.call('SREM', KEYS[4], ARGV[3])
+return 1
+"""
+
+_APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], ARGV[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1
+"""
+
+_HSET_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+# Shared by the scan and the compare-and-set: is this hash a response nobody is running?
+_STALE_FN = """
+local function stale(f, now, grace)
+  if f[1] ~= 'queued' and f[1] ~= 'in_progress' then return false end
+  if f[2] and f[2] ~= '' then return tonumber(f[2]) < now end
+  return tonumber(f[3]) < now - grace
+end
+"""
+
+_RECOVER_SCAN = (
+    _STALE_FN
+    + """
+local prefix, now, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local f = redis.call('HMGET', prefix .. 'resp:' .. id,
+                       'status', 'lease_until', 'created', 'response')
+  if not f[1] or (f[1] ~= 'queued' and f[1] ~= 'in_progress') then
+    redis.call('SREM', KEYS[1], id)
+  elseif stale(f, now, grace) then
+    out[#out + 1] = id
+    out[#out + 1] = f[4]
+  end
+end
+return out
+"""
+)
+
+# Fail the response only if it is still stale and still exactly what the scan read: the
+# instance running it may have renewed its lease or re-put it since.
+_FAIL = (
+    _STALE_FN
+    + """
+local f = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'created', 'response')
+if not f[1] or f[4] ~= ARGV[1] then return 0 end
+if not stale(f, tonumber(ARGV[3]), tonumber(ARGV[4])) then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'failed', 'response', ARGV[2])
+redis.call('SREM', KEYS[2], ARGV[5])
+return 1
+"""
+)
+
+_GC = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  redis.call('DEL', ARGV[1] .. 'resp:' .. id, ARGV[1] .. 'events:' .. id)
+  redis.call('SREM', KEYS[2], id)
+  redis.call('ZREM', KEYS[1], id)
+end
+return #ids
+"""
+
+
+class RedisStore:
+    """Open with ``await RedisStore.open(url)``; ``close()`` when done."""
+
+    def __init__(self, client: aioredis.Redis, url: str, prefix: str = PREFIX) -> None:
+        self._r = client
+        self._where = redact_url(url)
+        self.prefix = prefix
+        self._expiry = f"{prefix}expiry"
+        self._active = f"{prefix}active"
+        self._history = client.register_script(_HISTORY)
+        self._delete = client.register_script(_DELETE)
+        self._append = client.register_script(_APPEND)
+        self._hset_if_exists = client.register_script(_HSET_IF_EXISTS)
+        self._recover_scan = client.register_script(_RECOVER_SCAN)
+        self._fail = client.register_script(_FAIL)
+        self._gc = client.register_script(_GC)
+
+    @classmethod
+    async def open(cls, url: str, *, prefix: str = PREFIX) -> RedisStore:
+        client = aioredis.Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT
+        )
+        store = cls(client, url, prefix)
+        try:
+            await store.ping()
+        except BaseException:
+            await client.aclose()
+            raise
+        return store
+
+    def _resp(self, id: str) -> str:
+        return f"{self.prefix}resp:{id}"
+
+    def _events(self, id: str) -> str:
+        return f"{self.prefix}events:{id}"
+
+    # -- the contract --------------------------------------------------------------------------
+
+    async def put(self, rec: StoredResponse) -> None:
+        fields = {
+            "owner": rec.owner,
+            "prev": rec.previous_response_id or "",
+            "created": rec.created_at,
+            "expires": "" if rec.expires_at is None else rec.expires_at,
+            "status": rec.status,
+            "response": orjson.dumps(rec.response),
+            "items": orjson.dumps(rec.input_items),
+        }
+        key, events = self._resp(rec.id), self._events(rec.id)
+        with self._errors("put"):
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+                if rec.expires_at is None:
+                    pipe.persist(key).persist(events).zrem(self._expiry, rec.id)
+                else:
+                    pipe.expireat(key, rec.expires_at).expireat(events, rec.expires_at)
+                    pipe.zadd(self._expiry, {rec.id: rec.expires_at})
+                if rec.status in ACTIVE_STATUSES:
+                    pipe.sadd(self._active, rec.id)
+                else:
+                    pipe.srem(self._active, rec.id)
+                await pipe.execute()
+
+    async def get(self, id: str, owner: str) -> StoredResponse | None:
+        with self._errors("get"):
+            f = await self._r.hmget(
+                self._resp(id), ["owner", "prev", "created", "expires", "response", "items"]
+            )
+        got_owner, prev, created, expires, response, items = f
+        if not self._visible(got_owner, expires, owner):
+            return None
+        return StoredResponse(
+            id=id,
+            owner=owner,
+            response=orjson.loads(response),
+            input_items=orjson.loads(items),
+            previous_response_id=prev.decode() or None,
+            created_at=int(created),
+            expires_at=int(expires) if expires else None,
+        )
+
+    @staticmethod
+    def _visible(got_owner: bytes | None, expires: bytes | None, owner: str) -> bool:
+        if got_owner is None or got_owner.decode() != owner:
+            return False
+        return not expires or int(expires) > time.time()
+
+    async def delete(self, id: str, owner: str) -> bool:
+        keys = [self._resp(id), self._events(id), self._expiry, self._active]
+        with self._errors("delete"):
+            done = await self._delete(keys=keys, args=[owner, repr(time.time()), id])
+        return bool(done)
+
+    async def input_items(
+        self,
+        id: str,
+        owner: str,
+        *,
+        limit: int = 20,
+        order: Order = "desc",
+        after: str | None = None,
+        before: str | None = None,
+    ) -> ItemPage | None:
+        with self._errors("input_items"):
+            got_owner, expires, items = await self._r.hmget(
+                self._resp(id), ["owner", "expires", "items"]
+            )
+        if not self._visible(got_owner, expires, owner):
+            return None
+        return paginate(orjson.loads(items), limit=limit, order=order, after=after, before=before)
+
+    async def history(self, id: str, owner: str) -> list[dict[str, Any]] | None:
+        args = [self.prefix, id, owner, repr(time.time()), MAX_CHAIN]
+        with self._errors("history"):
+            turns = await self._history(keys=[], args=args)
+        if turns is None:
+            return None
+        out: list[dict[str, Any]] = []
+        for i in range(len(turns) - 2, -1, -2):  # newest first from Redis; oldest first out
+            out.extend(orjson.loads(turns[i]))
+            out.extend(orjson.loads(turns[i + 1]).get("output") or [])
+        return out
+
+    async def append_event(self, id: str, seq: int, event: dict[str, Any]) -> None:
+        member = f"{seq}:".encode() + orjson.dumps(event)
+        with self._errors("append_event"):
+            await self._append(keys=[self._resp(id), self._events(id)], args=[seq, member])
+
+    async def events(self, id: str, after: int) -> list[dict[str, Any]]:
+        with self._errors("events"):
+            members = await self._r.zrangebyscore(self._events(id), f"({after}", "+inf")
+        return [orjson.loads(member.partition(b":")[2]) for member in members]
+
+    async def set_lease(self, id: str, instance_id: str, until: float) -> None:
+        args = ["lease_owner", instance_id, "lease_until", repr(until)]
+        with self._errors("set_lease"):
+            await self._hset_if_exists(keys=[self._resp(id)], args=args)
+
+    async def recover(self, now: float) -> list[str]:
+        with self._errors("recover"):
+            found = await self._recover_scan(
+                keys=[self._active], args=[self.prefix, repr(now), RECOVER_GRACE]
+            )
+            recovered = []
+            for i in range(0, len(found), 2):
+                id, response = found[i].decode(), found[i + 1]
+                failed = orjson.dumps(mark_failed(orjson.loads(response)))
+                done = await self._fail(
+                    keys=[self._resp(id), self._active],
+                    args=[response, failed, repr(now), RECOVER_GRACE, id],
+                )
+                if done:
+                    recovered.append(id)
+        return recovered
+
+    async def request_cancel(self, id: str) -> None:
+        with self._errors("request_cancel"):
+            await self._hset_if_exists(keys=[self._resp(id)], args=["cancel", "1"])
+
+    async def cancel_requested(self, id: str) -> bool:
+        with self._errors("cancel_requested"):
+            return await self._r.hget(self._resp(id), "cancel") == b"1"
+
+    async def gc(self, now: float) -> int:
+        """Drops what ``P expiry`` lists as expired by ``now``; Redis may have dropped the
+        hashes already, and they are counted all the same."""
+        total = 0
+        with self._errors("gc"):
+            while True:
+                n = await self._gc(
+                    keys=[self._expiry, self._active], args=[self.prefix, repr(now), GC_BATCH]
+                )
+                total += n
+                if n < GC_BATCH:
+                    return total
+
+    async def ping(self) -> None:
+        with self._errors("ping"):
+            await self._r.ping()
+
+    async def close(self) -> None:
+        await self._r.aclose()
+
+    @contextlib.contextmanager
+    def _errors(self, op: str) -> Iterator[None]:
+        try:
+            yield
+        except (RedisError, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise StoreError(f"redis store {self._where}: {op}: {reason}") from exc

@@ -1,0 +1,320 @@
+"""The default store: one SQLite file, WAL mode, driven by ``sqlite3`` on dedicated threads.
+
+Why threads of our own rather than an async driver: every operation here is one Python function
+that runs a whole transaction on the connection's thread, so a ``put`` (response, items, commit)
+costs one thread hop, and no other coroutine's statement can land inside someone else's
+transaction. Writes go to a single writer thread — one writer connection, so the gateway never
+contends with itself for SQLite's write lock and never sees "database is locked" (other
+processes sharing the file are absorbed by ``busy_timeout``). Reads go to a small pool of
+reader threads with their own connections; in WAL mode they run alongside the writer.
+
+``synchronous=FULL``: a commit is on disk when ``put`` returns, as the contract requires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from wirebridge.store import sql
+from wirebridge.store.base import (
+    ItemPage,
+    Order,
+    StoredResponse,
+    StoreError,
+    is_stale,
+    make_page,
+    mark_failed,
+    window,
+)
+from wirebridge.store.migrations import VERSION_TABLE, migrations, pending
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5000
+READERS = 2
+
+
+def _q(statement: str) -> str:
+    return sql.for_sqlite(statement)
+
+
+class SQLiteStore:
+    """Open with ``await SQLiteStore.open(path)``; ``close()`` when done."""
+
+    def __init__(self, path: Path, readers: int = READERS) -> None:
+        self.path = path
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="wirebridge-sqlite-w")
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="wirebridge-sqlite-r")
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._wconn: sqlite3.Connection | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, readers: int = READERS) -> SQLiteStore:
+        store = cls(Path(path), readers)
+        try:
+            await store._write(store._open_writer)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,  # autocommit; transactions are explicit BEGIN … COMMIT
+            check_same_thread=False,  # used on one thread, but closed from the loop's
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    def _open_writer(self) -> None:
+        _prepare_file(self.path)
+        conn = self._connect()
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._wconn = conn
+        _migrate(conn, self.path)
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+        return conn
+
+    @property
+    def _w(self) -> sqlite3.Connection:
+        assert self._wconn is not None
+        return self._wconn
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._writer, fn, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._readers, fn, *args)
+
+    async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise StoreError(f"sqlite store {self.path} is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(pool, fn, *args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite store {self.path}: {fn.__name__}: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"sqlite store {self.path}: {exc.strerror or exc}") from exc
+
+    # -- the contract --------------------------------------------------------------------------
+
+    async def put(self, rec: StoredResponse) -> None:
+        row = (
+            rec.id,
+            rec.owner,
+            rec.status,
+            rec.previous_response_id,
+            rec.created_at,
+            rec.expires_at,
+            sql.dumps(rec.response),
+        )
+        items = sql.item_rows(rec.id, rec.input_items)  # encoded here: a TypeError stays one
+        await self._write(self._put, row, items)
+
+    def _put(self, row: tuple[Any, ...], items: list[tuple[Any, ...]]) -> None:
+        with _transaction(self._w):
+            self._w.execute(_q(sql.UPSERT_RESPONSE), row)
+            self._w.execute(_q(sql.DELETE_ITEMS), (row[0],))
+            self._w.executemany(_q(sql.INSERT_ITEM), items)
+
+    async def get(self, id: str, owner: str) -> StoredResponse | None:
+        return await self._read(self._get, id, owner, time.time())
+
+    def _get(self, id: str, owner: str, now: float) -> StoredResponse | None:
+        conn = self._reader()
+        with _transaction(conn, "BEGIN"):  # one snapshot for the response and its items
+            row = conn.execute(_q(sql.SELECT_RESPONSE), (id, owner, sql.now_arg(now))).fetchone()
+            if row is None:
+                return None
+            items = conn.execute(_q(sql.SELECT_ITEMS), (id,)).fetchall()
+        prev, created_at, expires_at, response = row
+        return StoredResponse(
+            id=id,
+            owner=owner,
+            response=orjson.loads(response),
+            input_items=[orjson.loads(item) for (item,) in items],
+            previous_response_id=prev,
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+
+    async def delete(self, id: str, owner: str) -> bool:
+        return await self._write(self._delete, id, owner, time.time())
+
+    def _delete(self, id: str, owner: str, now: float) -> bool:
+        with _transaction(self._w):
+            cur = self._w.execute(_q(sql.DELETE_RESPONSE), (id, owner, sql.now_arg(now)))
+        return cur.rowcount > 0
+
+    async def input_items(
+        self,
+        id: str,
+        owner: str,
+        *,
+        limit: int = 20,
+        order: Order = "desc",
+        after: str | None = None,
+        before: str | None = None,
+    ) -> ItemPage | None:
+        return await self._read(self._input_items, id, owner, limit, order, after, before)
+
+    def _input_items(
+        self, id: str, owner: str, limit: int, order: Order, after: str | None, before: str | None
+    ) -> ItemPage | None:
+        conn = self._reader()
+        with _transaction(conn, "BEGIN"):
+            args = (id, owner, sql.now_arg(time.time()), after, before)
+            cursors = conn.execute(_q(sql.SELECT_CURSORS), args).fetchone()
+            if cursors is None:
+                return None
+            after_pos, before_pos = cursors
+            if (after is not None and after_pos is None) or (
+                before is not None and before_pos is None
+            ):
+                return ItemPage([], None, None, False)
+            w = window(order, after_pos, before_pos, before_given=before is not None)
+            rows = conn.execute(_q(sql.select_page(w)), sql.page_args(id, w, limit)).fetchall()
+        return make_page([orjson.loads(item) for (item,) in rows], limit, w.from_end)
+
+    async def history(self, id: str, owner: str) -> list[dict[str, Any]] | None:
+        return await self._read(self._history, id, owner, time.time())
+
+    def _history(self, id: str, owner: str, now: float) -> list[dict[str, Any]] | None:
+        rows = self._reader().execute(_q(sql.HISTORY), sql.history_args(id, owner, now))
+        return sql.assemble_history(rows)
+
+    async def append_event(self, id: str, seq: int, event: dict[str, Any]) -> None:
+        await self._write(self._exec, sql.APPEND_EVENT, (id, seq, sql.dumps(event)))
+
+    def _exec(self, statement: str, args: tuple[Any, ...]) -> None:
+        with _transaction(self._w):
+            self._w.execute(_q(statement), args)
+
+    async def events(self, id: str, after: int) -> list[dict[str, Any]]:
+        rows = await self._read(self._fetch, sql.SELECT_EVENTS, (id, after))
+        return [orjson.loads(event) for (event,) in rows]
+
+    def _fetch(self, statement: str, args: tuple[Any, ...]) -> list[Any]:
+        return self._reader().execute(_q(statement), args).fetchall()
+
+    async def set_lease(self, id: str, instance_id: str, until: float) -> None:
+        await self._write(self._exec, sql.SET_LEASE, (id, instance_id, until))
+
+    async def recover(self, now: float) -> list[str]:
+        return await self._write(self._recover, now)
+
+    def _recover(self, now: float) -> list[str]:
+        recovered = []
+        with _transaction(self._w):
+            rows = self._w.execute(_q(sql.SELECT_STALE), sql.stale_args(now)).fetchall()
+            for id, status, lease_until, created_at, response in rows:
+                if not is_stale(status, lease_until, created_at, now):
+                    continue
+                failed = sql.dumps(mark_failed(orjson.loads(response)))
+                self._w.execute(_q(sql.MARK_FAILED), (id, failed))
+                recovered.append(id)
+        return recovered
+
+    async def request_cancel(self, id: str) -> None:
+        await self._write(self._exec, sql.REQUEST_CANCEL, (id,))
+
+    async def cancel_requested(self, id: str) -> bool:
+        rows = await self._read(self._fetch, sql.SELECT_CANCEL, (id,))
+        return bool(rows and rows[0][0])
+
+    async def gc(self, now: float) -> int:
+        return await self._write(self._gc, now)
+
+    def _gc(self, now: float) -> int:
+        with _transaction(self._w):
+            return self._w.execute(_q(sql.GC), (sql.now_arg(now),)).rowcount
+
+    async def ping(self) -> None:
+        await self._read(self._fetch, "SELECT 1", ())
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        # Let queued work finish (a put in flight must still commit), then close every
+        # connection once no thread can touch it.
+        await loop.run_in_executor(None, self._writer.shutdown, True)
+        await loop.run_in_executor(None, self._readers.shutdown, True)
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` takes the write lock up front, so a write transaction waits (up to
+    ``busy_timeout``) at its start instead of failing half-way when another process writes."""
+    conn.execute(begin)
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _prepare_file(path: Path) -> None:
+    """Create the database's directory private (0700) and the file 0600 (SQLite gives its WAL
+    and shared-memory files the same mode): stored conversations are private data. An existing
+    directory keeps its mode; it may be shared on purpose."""
+    directory = path.parent
+    if not directory.exists():
+        directory.mkdir(parents=True, mode=0o700)
+        directory.chmod(0o700)  # mkdir's mode is filtered by the umask
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, stat.S_IRUSR | stat.S_IWUSR)
+        os.close(fd)
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    known = migrations("sqlite")
+    with _transaction(conn):
+        conn.execute(VERSION_TABLE)
+        (current,) = conn.execute(sql.SELECT_VERSION).fetchone()
+        try:
+            todo = pending(known, current)
+        except ValueError as exc:
+            raise StoreError(f"sqlite store {path}: {exc}") from None
+        for migration in todo:
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(
+                _q(sql.RECORD_VERSION), (migration.version, migration.name, int(time.time()))
+            )
