@@ -83,7 +83,9 @@ def make_app(chunks: int, delay_ms: float) -> web.Application:
         return resp
 
     async def models(request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": "bench-model", "object": "model"}]})
+        return web.json_response(
+            {"object": "list", "data": [{"id": "bench-model", "object": "model"}]}
+        )
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", completions)
@@ -104,8 +106,13 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(make_app(args.chunks, args.delay_ms), host=args.host, port=args.port,
-                print=None, access_log=None)
+    web.run_app(
+        make_app(args.chunks, args.delay_ms),
+        host=args.host,
+        port=args.port,
+        print=None,
+        access_log=None,
+    )
 
 
 if __name__ == "__main__":

@@ -290,6 +290,8 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-cased names
     raw: bytes
     body: Any  # parsed JSON, or None when the body is not JSON
+    frames_sent: int = 0  # SSE frames written before the stream ended
+    closed_by_peer: threading.Event = field(default_factory=threading.Event)
 
     @property
     def json(self) -> Any:
@@ -475,7 +477,7 @@ class FakeChat:
             return web.json_response(reply.body, status=reply.status, headers=reply.headers)
         if not stream:
             return await self._json(request, reply, model)
-        return await self._sse(request, reply, model, rec.body)
+        return await self._sse(request, reply, model, rec)
 
     async def _json(self, request: web.Request, reply: Reply, model: str) -> web.StreamResponse:
         if reply.fail_after is not None:
@@ -494,22 +496,26 @@ class FakeChat:
         return web.json_response(reply.completion(model, completion_id, int(time.time())))
 
     async def _sse(
-        self, request: web.Request, reply: Reply, model: str, body: dict[str, Any]
+        self, request: web.Request, reply: Reply, model: str, rec: RecordedRequest
     ) -> web.StreamResponse:
-        frames = _frames(reply, model, body)
+        frames = _frames(reply, model, rec.body)
         resp = web.StreamResponse(
             status=200,
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
         )
         await resp.prepare(request)
-        for sent, frame in enumerate(frames):
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            if reply.fail_after is not None and sent >= reply.fail_after:
-                _abort(request)
-                return resp
-            await resp.write(frame)
-        await resp.write_eof()
+        try:
+            for sent, frame in enumerate(frames):
+                if reply.delay:
+                    await asyncio.sleep(reply.delay)
+                if reply.fail_after is not None and sent >= reply.fail_after:
+                    _abort(request)
+                    return resp
+                await resp.write(frame)
+                rec.frames_sent = sent + 1
+            await resp.write_eof()
+        except ConnectionResetError:
+            rec.closed_by_peer.set()  # the gateway hung up on us mid-stream
         return resp
 
 

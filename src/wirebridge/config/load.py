@@ -23,7 +23,7 @@ import yaml
 
 from wirebridge.config.env import config_from_env, expand_tree
 from wirebridge.config.errors import ConfigError, Where
-from wirebridge.config.model import Config, ModelRoute, ProviderConfig, ServerConfig
+from wirebridge.config.model import Config, ModelRoute, ProviderConfig, ServerConfig, StoreConfig
 from wirebridge.config.values import (
     check_keys,
     choice,
@@ -44,11 +44,17 @@ APIS = ("chat",)  # upstream protocols a provider may speak today
 REASONING_OUTPUTS = ("summary", "text")
 EVENT_DIALECTS = ("openai", "openresponses")
 
-_TOP_KEYS = ("server", "providers", "models", "aliases")
+_TOP_KEYS = ("server", "store", "providers", "models", "aliases")
 _SERVER_KEYS = (
     *("listen_addr", "host", "port", "request_timeout", "log_level", "max_body_bytes"),
     *("secret_key", "key_file", "drop_tool_types", "reasoning_output", "event_dialect"),
 )
+_STORE_KEYS = ("backend", "url", "path", "ttl_days")
+STORE_BACKENDS = ("sqlite", "postgres", "redis", "memory")
+_STORE_URL_SCHEMES = {
+    "postgres": ("postgres", "postgresql"),
+    "redis": ("redis", "rediss", "unix"),
+}
 _PROVIDER_KEYS = ("api", "base_url", "api_key", "profile", "headers", "timeout")
 _UPSTREAM_KEYS = ("downstream_model", "upstream_model")  # synonyms
 _INLINE_PROVIDER_KEYS = (*_PROVIDER_KEYS, "name", *_UPSTREAM_KEYS)
@@ -76,11 +82,13 @@ def config_from_tree(tree: object, at: Where, base_dir: Path, source: str | None
     data = mapping(tree, at)
     check_keys(data, at, _TOP_KEYS)
     server = _server(data.get("server"), at.key("server"), base_dir)
+    store = _store(data.get("store"), at.key("store"), base_dir)
     providers = _providers(data.get("providers"), at.key("providers"))
     defined_at = {name: at.key("providers").key(name).path for name in providers}
     models = _models(data.get("models"), at.key("models"), providers, defined_at)
     return Config(
         server=server,
+        store=store,
         providers=providers,
         models=models,
         aliases=_aliases(data.get("aliases"), at.key("aliases"), models, providers),
@@ -155,6 +163,49 @@ def _server(raw: object, at: Where, base_dir: Path) -> ServerConfig:
         ),
         event_dialect=optional(data, at, "event_dialect", _event_dialect, default.event_dialect),
     )
+
+
+def _store(raw: object, at: Where, base_dir: Path) -> StoreConfig:
+    """``backend`` decides which of ``url`` / ``path`` apply; giving the other one is an error,
+    since a ``path:`` under a postgres store would otherwise be silently ignored."""
+    data = mapping(raw, at)
+    check_keys(data, at, _STORE_KEYS)
+    default = StoreConfig()
+    backend = optional(data, at, "backend", _store_backend, default.backend)
+    schemes = _STORE_URL_SCHEMES.get(backend)
+    url = None
+    if schemes is not None:
+        url = _store_url(data.get("url"), at.key("url"), backend, schemes)
+    elif data.get("url") is not None:
+        raise at.key("url").error(f"only for the postgres and redis backends, not {backend}")
+    if data.get("path") is not None and backend != "sqlite":
+        raise at.key("path").error(f"only for the sqlite backend, not {backend}")
+    return StoreConfig(
+        backend=backend,
+        url=url,
+        path=optional(data, at, "path", lambda v, w: _path(v, w, base_dir), None),
+        ttl_days=optional(data, at, "ttl_days", _ttl_days, default.ttl_days),
+    )
+
+
+def _store_backend(value: object, at: Where) -> str:
+    return choice(value, at, STORE_BACKENDS)
+
+
+def _store_url(value: object, at: Where, backend: str, schemes: tuple[str, ...]) -> str:
+    if value is None:
+        raise at.error(f"required for the {backend} backend")
+    text = string(value, at).strip()
+    scheme = text.partition("://")[0].lower() if "://" in text else ""
+    if scheme not in schemes:
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        got = f"{scheme}://" if scheme else "no scheme"  # not the URL: it may hold a password
+        raise at.error(f"must be a {wanted} URL for the {backend} backend, got {got}")
+    return text
+
+
+def _ttl_days(value: object, at: Where) -> int:
+    return integer(value, at, 1)
 
 
 def _byte_count(value: object, at: Where) -> int:

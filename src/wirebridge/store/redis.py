@@ -146,7 +146,9 @@ class RedisStore:
     """Open with ``await RedisStore.open(url)``; ``close()`` when done."""
 
     def __init__(self, client: aioredis.Redis, url: str, prefix: str = PREFIX) -> None:
-        self._r = client
+        # Any: redis-py types each command as sync-or-async and pipeline commands as awaitables,
+        # neither of which is what the asyncio client returns.
+        self._r: Any = client
         self._where = redact_url(url)
         self.prefix = prefix
         self._expiry = f"{prefix}expiry"
@@ -192,8 +194,9 @@ class RedisStore:
         }
         key, events = self._resp(rec.id), self._events(rec.id)
         with self._errors("put"):
+            pipe: Any
             async with self._r.pipeline(transaction=True) as pipe:
-                pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+                pipe.hset(key, mapping=fields)
                 if rec.expires_at is None:
                     pipe.persist(key).persist(events).zrem(self._expiry, rec.id)
                 else:
@@ -254,7 +257,7 @@ class RedisStore:
         return paginate(orjson.loads(items), limit=limit, order=order, after=after, before=before)
 
     async def history(self, id: str, owner: str) -> list[dict[str, Any]] | None:
-        args = [self.prefix, id, owner, repr(time.time()), MAX_CHAIN]
+        args: list[str | int] = [self.prefix, id, owner, repr(time.time()), MAX_CHAIN]
         with self._errors("history"):
             turns = await self._history(keys=[], args=args)
         if turns is None:
