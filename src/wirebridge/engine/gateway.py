@@ -18,6 +18,7 @@ from wirebridge.errors import Untranslatable
 from wirebridge.hub.request import HubRequest
 from wirebridge.hub.seal import Sealer, load_or_create_key
 from wirebridge.transport.http import make_session
+from wirebridge.upstreams.base import UpstreamCall
 from wirebridge.upstreams.chat.adapter import ChatCall
 
 log = logging.getLogger("wirebridge")
@@ -42,7 +43,7 @@ class Gateway:
         if self._session is not None:
             await self._session.close()
 
-    def call(self, req: HubRequest, route: Route, *, stream: bool) -> ChatCall:
+    def call(self, req: HubRequest, route: Route, *, stream: bool) -> UpstreamCall:
         """An upstream call for ``req`` on ``route``, not yet sent."""
         provider = route.provider
         if provider.api != "chat":

@@ -26,25 +26,28 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
     except GatewayError as e:
         if e.http_status >= 500:
             log.warning("%s %s -> %d %s", request.method, request.path, e.http_status, e.message)
-        return error_response(e)
+        return error_response(e, request.path)
     except web.HTTPRequestEntityTooLarge as e:
-        return error_response(PayloadTooLarge(e.text or "Request body too large."))
+        return error_response(PayloadTooLarge(e.text or "Request body too large."), request.path)
     except web.HTTPException as e:
         if e.status == 404:
-            return error_response(NotFound(f"No route for {request.method} {request.path}."))
+            return error_response(
+                NotFound(f"No route for {request.method} {request.path}."), request.path
+            )
         if e.status == 405:
             err = GatewayError(
                 f"Method {request.method} is not allowed on {request.path}.",
                 status=405,
                 code="method_not_allowed",
             )
-            return error_response(err)
+            return error_response(err, request.path)
         raise
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(InternalError("The gateway hit an internal error; see its log."))
+        err = InternalError("The gateway hit an internal error; see its log.")
+        return error_response(err, request.path)
 
 
 async def health(request: web.Request) -> web.Response:

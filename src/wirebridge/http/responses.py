@@ -1,4 +1,4 @@
-"""POST /v1/responses: decode, route, call the upstream, answer as JSON or SSE."""
+"""POST /v1/responses: decode, run one turn through the hub, answer as JSON or SSE."""
 
 from __future__ import annotations
 
@@ -7,23 +7,15 @@ import logging
 from aiohttp import web
 
 from wirebridge.engine.gateway import Gateway
-from wirebridge.errors import NotFound, UpstreamError
+from wirebridge.engine.pipeline import Turn, open_turn
+from wirebridge.errors import NotFound
 from wirebridge.frontends.responses.request import decode_request, parse_json_object
 from wirebridge.frontends.responses.stream import SSE_DONE, ResponsesStreamEncoder
 from wirebridge.http.body import read_body
 from wirebridge.http.keys import GATEWAY
-from wirebridge.http.wire import json_response
-from wirebridge.hub import ids
-from wirebridge.hub.accumulate import ResponseBuilder
-from wirebridge.upstreams.chat.adapter import ChatCall
+from wirebridge.http.wire import SSE_HEADERS, json_response
 
 log = logging.getLogger("wirebridge")
-
-SSE_HEADERS = {
-    "Content-Type": "text/event-stream; charset=utf-8",
-    "Cache-Control": "no-cache",
-    "X-Accel-Buffering": "no",
-}
 
 
 async def create(request: web.Request) -> web.StreamResponse:
@@ -40,45 +32,29 @@ async def create(request: web.Request) -> web.StreamResponse:
             param="previous_response_id",
             code="previous_response_not_found",
         )
-    route = gw.router.resolve(req.model)
-    builder = ResponseBuilder(ids.response_id(), req)
-    call = gw.call(req, route, stream=req.stream)
+    turn = await open_turn(gw, req, stream=req.stream)
     try:
-        await call.open()
         if not req.stream:
-            return await _json(call, builder)
-        return await _sse(request, call, builder, server.event_dialect)
+            return json_response(await turn.result())
+        return await _sse(request, turn, server.event_dialect)
     finally:
         # Also when the client went away (the handler is cancelled): the upstream call ends too.
-        call.close()
+        turn.close()
 
 
-async def _json(call: ChatCall, builder: ResponseBuilder) -> web.Response:
-    async for batch in call.batches():
-        for ev in batch:
-            builder.feed(ev)
-    resp = builder.response
-    assert resp is not None
-    if resp["status"] == "failed":
-        err = resp.get("error") or {}
-        raise UpstreamError(err.get("message", "The upstream failed."), code=err.get("code"))
-    return json_response(resp)
-
-
-async def _sse(
-    request: web.Request, call: ChatCall, builder: ResponseBuilder, dialect: str
-) -> web.StreamResponse:
+async def _sse(request: web.Request, turn: Turn, dialect: str) -> web.StreamResponse:
     enc = ResponsesStreamEncoder(dialect)
     out = web.StreamResponse(headers=SSE_HEADERS)
     await out.prepare(request)
+    snapshot = turn.builder.snapshot
     head = [
-        {"type": "response.created", "response": builder.snapshot()},
-        {"type": "response.in_progress", "response": builder.snapshot()},
+        {"type": "response.created", "response": snapshot()},
+        {"type": "response.in_progress", "response": snapshot()},
     ]
     try:
         await out.write(enc.sse(head))
-        async for batch in call.batches():
-            await out.write(enc.sse([builder.feed(ev) for ev in batch]))
+        async for batch in turn.batches():
+            await out.write(enc.sse(batch))
         await out.write(SSE_DONE)
     except ConnectionResetError:
         log.info("client went away mid-stream; upstream call closed")

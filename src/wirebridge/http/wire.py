@@ -6,7 +6,8 @@ import orjson
 from aiohttp import web
 
 from wirebridge.errors import GatewayError
-from wirebridge.frontends.responses.errors import envelope
+from wirebridge.frontends.messages.errors import envelope as anthropic_envelope
+from wirebridge.frontends.responses.errors import envelope as openai_envelope
 
 
 def json_response(
@@ -17,5 +18,19 @@ def json_response(
     )
 
 
-def error_response(err: GatewayError) -> web.Response:
+def error_response(err: GatewayError, path: str = "") -> web.Response:
+    """``err`` in the envelope of the protocol the path belongs to."""
+    envelope = anthropic_envelope if _is_anthropic(path) else openai_envelope
     return json_response(envelope(err), status=err.http_status, headers=err.headers or None)
+
+
+def _is_anthropic(path: str) -> bool:
+    # Claude Code may put a prefix before /v1/messages (ANTHROPIC_BASE_URL with a path).
+    return "/v1/messages" in path or path.startswith("/messages")
+
+
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}

@@ -47,7 +47,9 @@ class HubRequest:
     service_tier: str | None = None
     truncation: str | None = None
     background: bool = False
-    # Fields the hub does not model, kept for upstreams that speak the same protocol.
+    # The protocol the client spoke ("responses", "chat", "messages"), and the request fields the
+    # hub does not model: an upstream speaking that same protocol gets them back unchanged.
+    source: str = "responses"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,0 +1,59 @@
+"""One turn through the hub, shared by every front door.
+
+``open_turn`` routes the request, opens the upstream call and returns a ``Turn`` whose
+``batches`` are hub events already folded by the accumulator (terminal events carry the full
+Response). Front doors only decode their request and encode these events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from wirebridge.engine.gateway import Gateway
+from wirebridge.engine.routing import Route
+from wirebridge.errors import UpstreamError
+from wirebridge.hub import ids
+from wirebridge.hub.accumulate import ResponseBuilder
+from wirebridge.hub.request import HubRequest
+from wirebridge.upstreams.base import UpstreamCall
+
+Event = dict[str, Any]
+
+
+class Turn:
+    def __init__(
+        self, req: HubRequest, route: Route, call: UpstreamCall, builder: ResponseBuilder
+    ) -> None:
+        self.req, self.route, self.call, self.builder = req, route, call, builder
+
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        feed = self.builder.feed
+        async for batch in self.call.batches():
+            yield [feed(ev) for ev in batch]
+
+    async def result(self) -> dict[str, Any]:
+        """The final Response, for clients that asked for JSON. A failure is an error."""
+        async for _ in self.batches():
+            pass
+        resp = self.builder.response
+        assert resp is not None, "an upstream call always ends with a terminal event"
+        if resp["status"] == "failed":
+            err = resp.get("error") or {}
+            raise UpstreamError(err.get("message", "The upstream failed."), code=err.get("code"))
+        return resp
+
+    def close(self) -> None:
+        self.call.close()
+
+
+async def open_turn(gw: Gateway, req: HubRequest, *, stream: bool) -> Turn:
+    route = gw.router.resolve(req.model)
+    call = gw.call(req, route, stream=stream)
+    turn = Turn(req, route, call, ResponseBuilder(ids.response_id(), req))
+    try:
+        await call.open()
+    except BaseException:
+        call.close()
+        raise
+    return turn
