@@ -16,6 +16,7 @@ from wirebridge.config import (
     ServerConfig,
     load_config,
 )
+from wirebridge.config.model import StoreConfig
 
 MINIMAL = """\
 server:
@@ -582,3 +583,65 @@ def test_expansion_defaults_to_os_environ(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("UPSTREAM_KEY", "sk-os")
     config = load_config(write(tmp_path, MINIMAL))
     assert config.providers["gpt-5.5"].api_key == "sk-os"
+
+
+# -- store: ------------------------------------------------------------------------------------
+
+STORE_VALID = [
+    ("", StoreConfig()),
+    ("store:", StoreConfig()),
+    ("store: {backend: SQLite, ttl_days: 7}", StoreConfig(backend="sqlite", ttl_days=7)),
+    ("store: {backend: memory}", StoreConfig(backend="memory")),
+    ("store: {path: /var/lib/wb/store.db}", StoreConfig(path=Path("/var/lib/wb/store.db"))),
+    (
+        "store: {backend: postgres, url: 'postgresql://wb:pw@db:5432/wb', ttl_days: '90'}",
+        StoreConfig(backend="postgres", url="postgresql://wb:pw@db:5432/wb", ttl_days=90),
+    ),
+    (
+        "store: {backend: postgres, url: $DSN}",
+        StoreConfig(backend="postgres", url="postgres://h/db"),
+    ),
+    ("store: {backend: redis, url: 'redis://h:6379/2'}", StoreConfig("redis", "redis://h:6379/2")),
+    ("store: {backend: redis, url: 'rediss://h/0'}", StoreConfig("redis", "rediss://h/0")),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), STORE_VALID)
+def test_store_section(tmp_path: Path, text: str, expected: StoreConfig) -> None:
+    assert load(tmp_path, text, {"DSN": "postgres://h/db"}).store == expected
+
+
+def test_relative_store_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    config = load(tmp_path, "store: {path: data/store.db}")
+    assert config.store.path == tmp_path / "data" / "store.db"
+
+
+STORE_ERRORS = [
+    ("store: []", "store", "must be a mapping"),
+    ("store: {backnd: sqlite}", "store.backnd", "did you mean 'backend'"),
+    ("store: {backend: mysql}", "store.backend", "must be one of sqlite, postgres, redis, memory"),
+    ("store: {backend: postgres}", "store.url", "required for the postgres backend"),
+    ("store: {backend: redis}", "store.url", "required for the redis backend"),
+    (
+        "store: {backend: postgres, url: 'redis://:pw@h/0'}",
+        "store.url",
+        "must be a postgres:// or postgresql:// URL for the postgres backend, got redis://",
+    ),
+    ("store: {backend: redis, url: 'h:6379'}", "store.url", "got no scheme"),
+    ("store: {url: 'postgres://h/db'}", "store.url", "only for the postgres and redis backends"),
+    ("store: {backend: redis, url: 'redis://h', path: x.db}", "store.path", "only for the sqlite"),
+    ("store: {ttl_days: 0}", "store.ttl_days", "integer of at least 1"),
+    ("store: {ttl_days: 1.5}", "store.ttl_days", "integer"),
+    ("store: {path: 5}", "store.path", "must be a string"),
+]
+
+
+@pytest.mark.parametrize(("text", "key_path", "fragment"), STORE_ERRORS)
+def test_store_errors_name_the_key_path(
+    tmp_path: Path, text: str, key_path: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    assert caught.value.key_path == key_path
+    assert fragment in caught.value.message
+    assert "pw" not in str(caught.value)  # a URL's password never lands in a message

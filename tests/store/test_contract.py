@@ -420,6 +420,26 @@ async def test_200_concurrent_operations(store: ResponseStore) -> None:
     assert history is not None and len(history) == 22
 
 
+async def test_two_instances_write_at_once(store: ResponseStore, open_again: OpenAgain) -> None:
+    other = await open_again()
+    writes = [(store if n % 2 else other).put(rec(f"w{n}")) for n in range(100)]
+    await asyncio.wait_for(asyncio.gather(*writes), 30)
+    got = await asyncio.gather(*(other.get(f"w{n}", ALICE) for n in range(100)))
+    assert all(r is not None for r in got)
+
+
+async def test_two_instances_recover_each_response_once(
+    store: ResponseStore, open_again: OpenAgain
+) -> None:
+    other = await open_again()
+    old = int(time.time()) - int(RECOVER_GRACE) - 60
+    for n in range(20):
+        await store.put(rec(f"orphan{n}", status="in_progress", created_at=old))
+    now = time.time()
+    first, second = await asyncio.gather(store.recover(now), other.recover(now))
+    assert sorted(first + second) == sorted(f"orphan{n}" for n in range(20))
+
+
 async def test_ping(store: ResponseStore) -> None:
     await store.ping()
 
@@ -521,5 +541,21 @@ async def test_an_unreachable_server_is_a_store_error(cfg: StoreConfig) -> None:
     with pytest.raises(StoreError) as caught:
         await open_store(cfg)
     assert "secret" not in str(caught.value)
+    assert str(caught.value).startswith(f"{cfg.backend} store ")  # the detail, for logs
     assert caught.value.http_status == 503
+    assert caught.value.message == "The response store is unavailable; try again later."
     assert time.perf_counter() - started < 15
+
+
+def test_a_missing_server_binary_names_the_debian_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.support import servers
+
+    monkeypatch.setattr(servers.shutil, "which", lambda name: None)
+    monkeypatch.setattr(servers.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(servers.os.path, "exists", lambda path: False)
+    with pytest.raises(servers.ServerUnavailable, match="Debian package postgresql"):
+        servers.start_postgres(tmp_path)
+    with pytest.raises(servers.ServerUnavailable, match="Debian package redis-server"):
+        servers.start_redis(tmp_path)

@@ -29,6 +29,8 @@ __all__ = ["ServerUnavailable", "start_postgres", "start_redis"]
 
 STARTUP_TIMEOUT = 30.0
 PG_USER = "wbtest"  # the superuser initdb creates; trust auth on loopback
+_INITDB_OPTIONS = ("-E", "UTF8", "--locale=C", "--no-sync")
+_REDIS_OPTIONS = ("--save", "", "--appendonly", "no", "--daemonize", "no")
 
 
 class ServerUnavailable(RuntimeError):
@@ -129,8 +131,7 @@ def start_postgres(tmpdir: Path) -> tuple[str, Callable[[], None]]:
 
     try:
         run(
-            [initdb, "-D", str(data), "-U", PG_USER, "-A", "trust", "-E", "UTF8"]
-            + ["--locale=C", "--no-sync"],
+            [initdb, "-D", str(data), "-U", PG_USER, "-A", "trust", *_INITDB_OPTIONS],
             "initdb",
         )
         port = _start_pg(run, pg_ctl, data, base, log)
@@ -153,8 +154,7 @@ def _start_pg(
         )
         try:
             run(
-                [pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60"]
-                + ["start"],
+                [pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"],
                 "pg_ctl start",
             )
         except ServerUnavailable as exc:
@@ -194,8 +194,16 @@ def start_redis(tmpdir: Path) -> tuple[str, Callable[[], None]]:
         port = _free_port()
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmpdir)]
-                + ["--save", "", "--appendonly", "no", "--daemonize", "no"],
+                [
+                    binary,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(tmpdir),
+                    *_REDIS_OPTIONS,
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -42,6 +42,9 @@ class ServerConfig:
     drop_tool_types: tuple[str, ...] = DEFAULT_DROP_TOOL_TYPES
     reasoning_output: str = "summary"  # summary | text: how upstream reasoning is shown
     event_dialect: str = "openai"  # openai | openresponses
+    # Turns each WebSocket connection remembers for previous_response_id chaining (0: none;
+    # clients then resend the whole history). Memory per socket grows with it.
+    websocket_history: int = 16
 
 
 @dataclass(frozen=True, slots=True)

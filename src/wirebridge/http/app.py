@@ -12,7 +12,7 @@ from wirebridge import __version__
 from wirebridge.config.model import Config
 from wirebridge.engine.gateway import Gateway
 from wirebridge.errors import GatewayError, InternalError, NotFound, PayloadTooLarge
-from wirebridge.http import models, responses
+from wirebridge.http import models, responses, websocket
 from wirebridge.http.keys import GATEWAY, STARTED
 from wirebridge.http.wire import error_response, json_response
 
@@ -67,6 +67,8 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_post("/v1/responses", responses.create)
     app.router.add_post("/responses", responses.create)
+    app.router.add_get("/v1/responses", websocket.connect)
+    app.router.add_get("/responses", websocket.connect)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/models", models.list_models)
 

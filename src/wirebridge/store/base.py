@@ -50,12 +50,20 @@ MAX_CHAIN = 10_000
 
 
 class StoreError(GatewayError):
-    """The response store is unreachable or failed; the message names the backend and the
-    operation, never a password. Rendered as a 503 so clients retry rather than give up."""
+    """The response store is unreachable or failed. Rendered as a 503 so clients retry rather
+    than give up; clients see only ``message`` (generic), while ``str(err)`` — what logs show —
+    is the ``detail``: backend, redacted URL or path, operation and cause, never a password."""
 
     status: ClassVar[int] = 503
     type: ClassVar[str] = "server_error"
     default_code: ClassVar[str | None] = "store_unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("The response store is unavailable; try again later.")
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 @dataclass(slots=True)

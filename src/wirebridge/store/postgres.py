@@ -10,6 +10,7 @@ apply each one once. The DSN may carry server settings as query parameters
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from wirebridge.store.migrations import VERSION_TABLE, migrations, pending
 
 CONNECT_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 30.0
+CLOSE_TIMEOUT = 10.0
 _MIGRATION_LOCK = 0x7769726562726467  # "wirebrdg": one advisory lock for schema changes
 
 _GET = """
@@ -215,7 +217,12 @@ class PostgresStore:
             await self._pool.fetchval("SELECT 1")
 
     async def close(self) -> None:
-        await self._pool.close()
+        """Wait for connections in use to come back, then close; past ``CLOSE_TIMEOUT`` (a
+        connection stuck in a query) drop them."""
+        try:
+            await asyncio.wait_for(self._pool.close(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            self._pool.terminate()
 
 
 def _count(status: str) -> int:

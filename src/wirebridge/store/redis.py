@@ -45,6 +45,7 @@ from wirebridge.store.base import (
 PREFIX = "wirebridge:"
 CONNECT_TIMEOUT = 5.0
 SOCKET_TIMEOUT = 30.0
+MAX_CONNECTIONS = 32
 GC_BATCH = 500
 
 _HISTORY = """
@@ -163,9 +164,19 @@ class RedisStore:
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = PREFIX) -> RedisStore:
-        client = aioredis.Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT
-        )
+        # A blocking pool: past MAX_CONNECTIONS a command waits for a connection instead of
+        # failing with "Too many connections", which a burst of requests would otherwise see.
+        try:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=MAX_CONNECTIONS,
+                timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=CONNECT_TIMEOUT,
+                socket_timeout=SOCKET_TIMEOUT,
+            )
+        except ValueError as exc:
+            raise StoreError(f"redis store {redact_url(url)}: invalid URL: {exc}") from None
+        client = aioredis.Redis.from_pool(pool)
         store = cls(client, url, prefix)
         try:
             await store.ping()
