@@ -16,6 +16,7 @@ because a config that half-works is harder to debug than one that refuses to loa
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,7 +24,15 @@ import yaml
 
 from wirebridge.config.env import config_from_env, expand_tree
 from wirebridge.config.errors import ConfigError, Where
-from wirebridge.config.model import Config, ModelRoute, ProviderConfig, ServerConfig, StoreConfig
+from wirebridge.config.model import (
+    ClaudeAlias,
+    ClaudeModels,
+    Config,
+    ModelRoute,
+    ProviderConfig,
+    ServerConfig,
+    StoreConfig,
+)
 from wirebridge.config.values import (
     check_keys,
     choice,
@@ -44,7 +53,7 @@ APIS = ("chat",)  # upstream protocols a provider may speak today
 REASONING_OUTPUTS = ("summary", "text")
 EVENT_DIALECTS = ("openai", "openresponses")
 
-_TOP_KEYS = ("server", "store", "providers", "models", "aliases")
+_TOP_KEYS = ("server", "store", "providers", "models", "aliases", "claude")
 _SERVER_KEYS = (
     *("listen_addr", "host", "port", "request_timeout", "log_level", "max_body_bytes"),
     *("secret_key", "key_file", "drop_tool_types", "reasoning_output", "event_dialect"),
@@ -60,6 +69,9 @@ _PROVIDER_KEYS = ("api", "base_url", "api_key", "profile", "headers", "timeout")
 _UPSTREAM_KEYS = ("downstream_model", "upstream_model")  # synonyms
 _INLINE_PROVIDER_KEYS = (*_PROVIDER_KEYS, "name", *_UPSTREAM_KEYS)
 _MODEL_KEYS = ("model", "provider", *_UPSTREAM_KEYS)
+_CLAUDE_TIERS = ("big", "middle", "small")
+_CLAUDE_KEYS = (*_CLAUDE_TIERS, "aliases")
+_CLAUDE_ALIAS_KEYS = ("match", "model")
 _HEADER_NAME_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 
 
@@ -87,12 +99,14 @@ def config_from_tree(tree: object, at: Where, base_dir: Path, source: str | None
     providers = _providers(data.get("providers"), at.key("providers"))
     defined_at = {name: at.key("providers").key(name).path for name in providers}
     models = _models(data.get("models"), at.key("models"), providers, defined_at)
+    aliases = _aliases(data.get("aliases"), at.key("aliases"), models, providers)
     return Config(
         server=server,
         store=store,
         providers=providers,
         models=models,
-        aliases=_aliases(data.get("aliases"), at.key("aliases"), models, providers),
+        aliases=aliases,
+        claude=_claude(data.get("claude"), at.key("claude"), models, aliases, providers),
         source=source,
     )
 
@@ -429,3 +443,55 @@ def _check_alias(
             f"{target!r} is neither a model under models:, an alias, nor provider@model "
             "with a defined provider"
         )
+
+
+def _claude(
+    raw: object,
+    at: Where,
+    models: Mapping[str, ModelRoute],
+    aliases: Mapping[str, str],
+    providers: Mapping[str, object],
+) -> ClaudeModels:
+    """``claude:`` — ``big``/``middle``/``small`` and ``aliases: [{match, model}]``; every target
+    must resolve as an alias target does."""
+    data = mapping(raw, at)
+    check_keys(data, at, _CLAUDE_KEYS)
+    tiers: dict[str, str | None] = {}
+    for tier in _CLAUDE_TIERS:
+        target = optional(data, at, tier, string, None)
+        if target is not None:
+            _check_target(target.strip(), at.key(tier), models, aliases, providers)
+            target = target.strip()
+        tiers[tier] = target
+    rules = []
+    for i, item in enumerate(sequence(data.get("aliases"), at.key("aliases"))):
+        where = at.key("aliases").index(i)
+        entry = mapping(item, where)
+        check_keys(entry, where, _CLAUDE_ALIAS_KEYS)
+        pattern = string(entry.get("match"), where.key("match"))
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise where.key("match").error(f"not a valid regular expression: {exc}") from None
+        target = string(entry.get("model"), where.key("model")).strip()
+        _check_target(target, where.key("model"), models, aliases, providers)
+        rules.append(ClaudeAlias(match=pattern, model=target))
+    return ClaudeModels(
+        big=tiers["big"], middle=tiers["middle"], small=tiers["small"], aliases=tuple(rules)
+    )
+
+
+def _check_target(
+    target: str,
+    at: Where,
+    models: Mapping[str, ModelRoute],
+    aliases: Mapping[str, str],
+    providers: Mapping[str, object],
+) -> None:
+    provider, sep, upstream = target.partition("@")
+    if target in models or target in aliases or (sep and upstream and provider in providers):
+        return
+    raise at.error(
+        f"{target!r} is neither a model under models:, an alias, nor provider@model with a "
+        "defined provider"
+    )

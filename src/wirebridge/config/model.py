@@ -58,10 +58,33 @@ class StoreConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaudeAlias:
+    """A regex over the model name a Messages client asked for, and the model it maps to."""
+
+    match: str  # a Python regular expression, searched (anchor it with ^ … $ as needed)
+    model: str  # a model name, an alias, or provider@model
+
+
+@dataclass(frozen=True, slots=True)
+class ClaudeModels:
+    """``claude:``: which models serve Claude model names (``engine/model_map.py``).
+
+    ``opus`` names go to ``big``, ``sonnet`` names to ``middle``, ``haiku`` names to ``small``;
+    ``aliases`` are tried first, in order. Each target is a model, an alias or provider@model.
+    """
+
+    big: str | None = None
+    middle: str | None = None
+    small: str | None = None
+    aliases: tuple[ClaudeAlias, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     models: dict[str, ModelRoute] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # name -> model name or provider@model
+    claude: ClaudeModels = field(default_factory=ClaudeModels)  # Claude names -> models
     source: str | None = None  # the file it came from, or "environment"

@@ -14,9 +14,11 @@ from wirebridge.config.model import Config
 from wirebridge.config.paths import state_dir
 from wirebridge.engine.catalog import ModelCatalog
 from wirebridge.engine.routing import Route, Router
+from wirebridge.engine.state import ResponseState
 from wirebridge.errors import Untranslatable
 from wirebridge.hub.request import HubRequest
 from wirebridge.hub.seal import Sealer, load_or_create_key
+from wirebridge.store import open_store
 from wirebridge.transport.http import make_session
 from wirebridge.upstreams.base import UpstreamCall
 from wirebridge.upstreams.chat.adapter import ChatCall
@@ -32,6 +34,17 @@ class Gateway:
         self.sealer = _make_sealer(config)
         self.catalog = ModelCatalog(config)
         self._session: aiohttp.ClientSession | None = None
+        self._state: ResponseState | None = None
+
+    async def start(self) -> None:
+        """Open what needs I/O: the response store."""
+        store = await open_store(self.config.store)
+        self._state = ResponseState(store, self.config.store, self.sealer)
+
+    @property
+    def state(self) -> ResponseState:
+        assert self._state is not None, "Gateway.start() first"
+        return self._state
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -42,6 +55,8 @@ class Gateway:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        if self._state is not None:
+            await self._state.store.close()
 
     def call(self, req: HubRequest, route: Route, *, stream: bool) -> UpstreamCall:
         """An upstream call for ``req`` on ``route``, not yet sent."""

@@ -7,7 +7,7 @@ Response). Front doors only decode their request and encode these events.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from wirebridge.engine.gateway import Gateway
@@ -19,18 +19,27 @@ from wirebridge.hub.request import HubRequest
 from wirebridge.upstreams.base import UpstreamCall
 
 Event = dict[str, Any]
+Finisher = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Turn:
+    """``on_finish`` runs with the final Response before the batch holding the terminal event
+    is handed out: a stored response is written before its terminal event is sent."""
+
     def __init__(
         self, req: HubRequest, route: Route, call: UpstreamCall, builder: ResponseBuilder
     ) -> None:
         self.req, self.route, self.call, self.builder = req, route, call, builder
+        self.on_finish: Finisher | None = None
 
     async def batches(self) -> AsyncIterator[list[Event]]:
-        feed = self.builder.feed
+        feed, builder = self.builder.feed, self.builder
         async for batch in self.call.batches():
-            yield [feed(ev) for ev in batch]
+            out = [feed(ev) for ev in batch]
+            if builder.response is not None and self.on_finish is not None:
+                finish, self.on_finish = self.on_finish, None
+                await finish(builder.response)
+            yield out
 
     async def result(self) -> dict[str, Any]:
         """The final Response, for clients that asked for JSON. A failure is an error."""

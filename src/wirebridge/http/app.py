@@ -12,7 +12,8 @@ from wirebridge import __version__
 from wirebridge.config.model import Config
 from wirebridge.engine.gateway import Gateway
 from wirebridge.errors import GatewayError, InternalError, NotFound, PayloadTooLarge
-from wirebridge.http import models, responses, websocket
+from wirebridge.http import models, responses, stored, websocket
+from wirebridge.http.chat import create as create_chat_completion
 from wirebridge.http.keys import GATEWAY, STARTED
 from wirebridge.http.wire import error_response, json_response
 
@@ -67,13 +68,22 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_post("/v1/responses", responses.create)
     app.router.add_post("/responses", responses.create)
-    app.router.add_get("/v1/responses", websocket.connect)
-    app.router.add_get("/responses", websocket.connect)
+    app.router.add_post("/v1/chat/completions", create_chat_completion)
+    app.router.add_post("/chat/completions", create_chat_completion)
+    for prefix in ("/v1", ""):
+        app.router.add_get(f"{prefix}/responses", websocket.connect)
+        app.router.add_get(f"{prefix}/responses/{{response_id}}", stored.retrieve)
+        app.router.add_delete(f"{prefix}/responses/{{response_id}}", stored.delete)
+        app.router.add_get(f"{prefix}/responses/{{response_id}}/input_items", stored.input_items)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/models", models.list_models)
+
+    async def _start(app: web.Application) -> None:
+        await gateway.start()
 
     async def _close(app: web.Application) -> None:
         await gateway.close()
 
+    app.on_startup.append(_start)
     app.on_cleanup.append(_close)
     return app

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
 
 from wirebridge.engine.gateway import Gateway
 from wirebridge.engine.pipeline import Turn, open_turn
-from wirebridge.errors import NotFound
 from wirebridge.frontends.responses.request import decode_request, parse_json_object
 from wirebridge.frontends.responses.stream import SSE_DONE, ResponsesStreamEncoder
 from wirebridge.http.body import read_body
 from wirebridge.http.keys import GATEWAY
+from wirebridge.http.owner import owner_of
 from wirebridge.http.wire import SSE_HEADERS, json_response
 
 log = logging.getLogger("wirebridge")
@@ -26,13 +27,14 @@ async def create(request: web.Request) -> web.StreamResponse:
     req = decode_request(body, gw.sealer, server.drop_tool_types, dropped)
     if dropped:
         log.info("dropped tools the upstream cannot run: %s", ", ".join(sorted(set(dropped))))
-    if req.previous_response_id:
-        raise NotFound(
-            f"Previous response with id '{req.previous_response_id}' not found.",
-            param="previous_response_id",
-            code="previous_response_not_found",
-        )
+    owner = owner_of(request)
+    new_items = await gw.state.expand(req, owner)
     turn = await open_turn(gw, req, stream=req.stream)
+
+    async def persist(response: dict[str, Any]) -> None:
+        await gw.state.save(req, new_items, owner, response)
+
+    turn.on_finish = persist
     try:
         if not req.stream:
             return json_response(await turn.result())

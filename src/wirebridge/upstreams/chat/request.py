@@ -41,7 +41,12 @@ def encode_request(req: HubRequest, upstream_model: str, profile: Profile, strea
     if fmt is not None:
         body["response_format"] = fmt
     allowed = profile.params
-    return {k: v for k, v in body.items() if k in _ALWAYS or k in allowed}
+    out = {k: v for k, v in body.items() if k in _ALWAYS or k in allowed}
+    if req.source == "chat":
+        # A chat client's fields the hub does not model reach a chat upstream unchanged.
+        for k, v in req.extra.items():
+            out.setdefault(k, v)
+    return out
 
 
 _ALWAYS = frozenset(

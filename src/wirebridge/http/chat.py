@@ -1,0 +1,52 @@
+"""POST /v1/chat/completions: decode, run one turn through the hub, answer as JSON or SSE."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from wirebridge.engine.gateway import Gateway
+from wirebridge.engine.pipeline import Turn, open_turn
+from wirebridge.frontends.chat.request import ChatOptions, bind_route, decode_request
+from wirebridge.frontends.chat.response import encode_completion
+from wirebridge.frontends.chat.stream import SSE_DONE, ChatChunkEncoder, encode_sse
+from wirebridge.frontends.responses.request import parse_json_object
+from wirebridge.http.body import read_body
+from wirebridge.http.keys import GATEWAY
+from wirebridge.http.wire import SSE_HEADERS, json_response
+
+log = logging.getLogger("wirebridge")
+
+
+async def create(request: web.Request) -> web.StreamResponse:
+    gw: Gateway = request.app[GATEWAY]
+    body = parse_json_object(await read_body(request, gw.config.server.max_body_bytes))
+    req, opts = decode_request(body)
+    route = gw.router.resolve(req.model)
+    bind_route(req, route.provider.api, route.profile.family)
+    turn = await open_turn(gw, req, stream=req.stream)
+    try:
+        if not req.stream:
+            return json_response(encode_completion(await turn.result(), opts))
+        return await _sse(request, turn, opts)
+    finally:
+        # Also when the client went away (the handler is cancelled): the upstream call ends too.
+        turn.close()
+
+
+async def _sse(request: web.Request, turn: Turn, opts: ChatOptions) -> web.StreamResponse:
+    b = turn.builder
+    enc = ChatChunkEncoder(b.id, b.model, b.created_at, opts)
+    out = web.StreamResponse(headers=SSE_HEADERS)
+    await out.prepare(request)
+    try:
+        await out.write(encode_sse(enc.start()))
+        async for batch in turn.batches():
+            data = enc.sse(batch)
+            if data:
+                await out.write(data)
+        await out.write(encode_sse(enc.finish()) + SSE_DONE)
+    except ConnectionResetError:
+        log.info("client went away mid-stream; upstream call closed")
+    return out
