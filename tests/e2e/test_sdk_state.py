@@ -63,7 +63,7 @@ def test_input_items_pagination(fake_chat: FakeChat, openai_client: openai.OpenA
     ]
     assert every == [f"message {i}" for i in range(5)]  # the SDK followed the cursors
     desc = openai_client.responses.input_items.list(created.id, limit=20)
-    assert [it.content[0].text for it in desc.data][0] == "message 4"  # type: ignore[union-attr]
+    assert [it.content[0].text for it in desc.data] == [f"message {i}" for i in range(4, -1, -1)]  # type: ignore[union-attr]
     assert all(it.id for it in desc.data)
     with pytest.raises(openai.BadRequestError):
         openai_client.responses.input_items.list(created.id, limit=101)
