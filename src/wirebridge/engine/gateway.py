@@ -5,6 +5,7 @@ One instance per process, built at start-up; handlers reach it through the aioht
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ import aiohttp
 
 from wirebridge.config.model import Config
 from wirebridge.config.paths import state_dir
+from wirebridge.engine.background import BackgroundRuns
 from wirebridge.engine.catalog import ModelCatalog
 from wirebridge.engine.routing import Route, Router
 from wirebridge.engine.state import ResponseState
@@ -35,11 +37,15 @@ class Gateway:
         self.catalog = ModelCatalog(config)
         self._session: aiohttp.ClientSession | None = None
         self._state: ResponseState | None = None
+        self.background: BackgroundRuns | None = None
+        self._maintenance: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Open what needs I/O: the response store."""
+        """Open what needs I/O (the response store) and start store maintenance."""
         store = await open_store(self.config.store)
         self._state = ResponseState(store, self.config.store, self.sealer)
+        self.background = BackgroundRuns(self)
+        self._maintenance = asyncio.create_task(self.background.maintain())
 
     @property
     def state(self) -> ResponseState:
@@ -53,6 +59,10 @@ class Gateway:
         return self._session
 
     async def close(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+        if self.background is not None:
+            await self.background.shutdown()
         if self._session is not None:
             await self._session.close()
         if self._state is not None:

@@ -55,9 +55,9 @@ class ModelMap:
         if tier is None:
             return name
         for candidate in _FALLBACK[tier]:
-            target = self._tiers[candidate]
-            if target is not None:
-                return target
+            mapped = self._tiers[candidate]
+            if mapped is not None:
+                return mapped
         return name
 
 

@@ -8,15 +8,17 @@ Response). Front doors only decode their request and encode these events.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wirebridge.engine.gateway import Gateway
 from wirebridge.engine.routing import Route
 from wirebridge.errors import UpstreamError
 from wirebridge.hub import ids
 from wirebridge.hub.accumulate import ResponseBuilder
 from wirebridge.hub.request import HubRequest
 from wirebridge.upstreams.base import UpstreamCall
+
+if TYPE_CHECKING:  # the gateway builds turns through this module
+    from wirebridge.engine.gateway import Gateway
 
 Event = dict[str, Any]
 Finisher = Callable[[dict[str, Any]], Awaitable[None]]
@@ -56,10 +58,12 @@ class Turn:
         self.call.close()
 
 
-async def open_turn(gw: Gateway, req: HubRequest, *, stream: bool) -> Turn:
+async def open_turn(
+    gw: Gateway, req: HubRequest, *, stream: bool, builder: ResponseBuilder | None = None
+) -> Turn:
     route = gw.router.resolve(req.model)
     call = gw.call(req, route, stream=stream)
-    turn = Turn(req, route, call, ResponseBuilder(ids.response_id(), req))
+    turn = Turn(req, route, call, builder or ResponseBuilder(ids.response_id(), req))
     try:
         await call.open()
     except BaseException:

@@ -76,8 +76,9 @@ class ResponseState:
                 expires_at=expires_at(self._cfg, created),
             )
         )
-        output = replayable(response["output"], self._sealer.open)
-        self._chains.record(_key(owner, response["id"]), req.input, output)
+        if response.get("status") in ("completed", "incomplete", "failed"):
+            output = replayable(response["output"], self._sealer.open)
+            self._chains.record(_key(owner, response["id"]), req.input, output)
 
     def forget(self, owner: str, response_id: str) -> None:
         self._chains.evict(_key(owner, response_id))

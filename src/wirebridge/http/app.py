@@ -12,6 +12,7 @@ from wirebridge import __version__
 from wirebridge.config.model import Config
 from wirebridge.engine.gateway import Gateway
 from wirebridge.errors import GatewayError, InternalError, NotFound, PayloadTooLarge
+from wirebridge.http import messages as anthropic_messages
 from wirebridge.http import models, responses, stored, websocket
 from wirebridge.http.chat import create as create_chat_completion
 from wirebridge.http.keys import GATEWAY, STARTED
@@ -75,6 +76,12 @@ def create_app(config: Config) -> web.Application:
         app.router.add_get(f"{prefix}/responses/{{response_id}}", stored.retrieve)
         app.router.add_delete(f"{prefix}/responses/{{response_id}}", stored.delete)
         app.router.add_get(f"{prefix}/responses/{{response_id}}/input_items", stored.input_items)
+        app.router.add_post(f"{prefix}/responses/{{response_id}}/cancel", stored.cancel)
+    app.router.add_post("/v1/messages", anthropic_messages.create)
+    app.router.add_post("/v1/messages/count_tokens", anthropic_messages.count_tokens)
+    # ANTHROPIC_BASE_URL may carry a path: /anthropic/v1/messages, /v1/v1/messages, ...
+    app.router.add_post("/{prefix:.+}/v1/messages", anthropic_messages.create)
+    app.router.add_post("/{prefix:.+}/v1/messages/count_tokens", anthropic_messages.count_tokens)
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/models", models.list_models)
 

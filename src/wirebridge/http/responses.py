@@ -9,12 +9,15 @@ from aiohttp import web
 
 from wirebridge.engine.gateway import Gateway
 from wirebridge.engine.pipeline import Turn, open_turn
+from wirebridge.errors import InvalidRequest
 from wirebridge.frontends.responses.request import decode_request, parse_json_object
 from wirebridge.frontends.responses.stream import SSE_DONE, ResponsesStreamEncoder
 from wirebridge.http.body import read_body
 from wirebridge.http.keys import GATEWAY
 from wirebridge.http.owner import owner_of
+from wirebridge.http.stored import stream_stored
 from wirebridge.http.wire import SSE_HEADERS, json_response
+from wirebridge.hub.request import HubRequest, Item
 
 log = logging.getLogger("wirebridge")
 
@@ -29,6 +32,8 @@ async def create(request: web.Request) -> web.StreamResponse:
         log.info("dropped tools the upstream cannot run: %s", ", ".join(sorted(set(dropped))))
     owner = owner_of(request)
     new_items = await gw.state.expand(req, owner)
+    if req.background:
+        return await _background(request, gw, req, new_items, owner)
     turn = await open_turn(gw, req, stream=req.stream)
 
     async def persist(response: dict[str, Any]) -> None:
@@ -61,3 +66,16 @@ async def _sse(request: web.Request, turn: Turn, dialect: str) -> web.StreamResp
     except ConnectionResetError:
         log.info("client went away mid-stream; upstream call closed")
     return out
+
+
+async def _background(
+    request: web.Request, gw: Gateway, req: HubRequest, new_items: list[Item], owner: str
+) -> web.StreamResponse:
+    if not req.store:
+        raise InvalidRequest("background mode needs store: true.", param="background")
+    gw.router.resolve(req.model)  # an unknown model is refused now, not in the background
+    assert gw.background is not None
+    queued = await gw.background.start(req, new_items, owner)
+    if not req.stream:
+        return json_response(queued)
+    return await stream_stored(request, gw, queued["id"], owner, after=-1)

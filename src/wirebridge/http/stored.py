@@ -2,26 +2,83 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import orjson
 from aiohttp import web
 
 from wirebridge.engine.gateway import Gateway
 from wirebridge.errors import InvalidRequest, NotFound
+from wirebridge.frontends.responses.stream import SSE_DONE
 from wirebridge.http.keys import GATEWAY
 from wirebridge.http.owner import owner_of
-from wirebridge.http.wire import json_response
+from wirebridge.http.wire import SSE_HEADERS, json_response
+from wirebridge.store import StoredResponse
 
 
 def _not_found(response_id: str) -> NotFound:
     return NotFound(f"Response with id '{response_id}' not found.", param="response_id")
 
 
-async def retrieve(request: web.Request) -> web.Response:
+async def retrieve(request: web.Request) -> web.StreamResponse:
     gw: Gateway = request.app[GATEWAY]
     rid = request.match_info["response_id"]
-    rec = await gw.state.store.get(rid, owner_of(request))
+    owner = owner_of(request)
+    rec = await gw.state.store.get(rid, owner)
     if rec is None:
         raise _not_found(rid)
+    if request.query.get("stream") not in ("true", "1"):
+        return json_response(rec.response)
+    if not rec.response.get("background"):
+        raise InvalidRequest(
+            "Only responses created with background: true can be streamed again.", param="stream"
+        )
+    after = _int(request.query.get("starting_after", "-1"), "starting_after")
+    return await stream_stored(request, gw, rid, owner, after)
+
+
+async def stream_stored(
+    request: web.Request, gw: Gateway, rid: str, owner: str, after: int
+) -> web.StreamResponse:
+    """The events of a background response after sequence number ``after``, as SSE, live."""
+    assert gw.background is not None
+    out = web.StreamResponse(headers=SSE_HEADERS)
+    await out.prepare(request)
+    try:
+        async for ev in gw.background.events(rid, owner, after):
+            await out.write(
+                b"event: " + ev["type"].encode() + b"\ndata: " + orjson.dumps(ev) + b"\n\n"
+            )
+        await out.write(SSE_DONE)
+    except ConnectionResetError:
+        pass  # the client stopped watching; the run goes on
+    return out
+
+
+async def cancel(request: web.Request) -> web.Response:
+    gw: Gateway = request.app[GATEWAY]
+    rid = request.match_info["response_id"]
+    owner = owner_of(request)
+    rec = await gw.state.store.get(rid, owner)
+    if rec is None:
+        raise _not_found(rid)
+    if not rec.response.get("background"):
+        raise InvalidRequest("Only responses created with background: true can be cancelled.")
+    if rec.status in ("queued", "in_progress"):
+        assert gw.background is not None
+        await gw.background.cancel(rid)
+        rec = await _settled(gw, rid, owner) or rec
     return json_response(rec.response)
+
+
+async def _settled(gw: Gateway, rid: str, owner: str) -> StoredResponse | None:
+    """The response once its run has stopped (it may run on another instance)."""
+    for _ in range(50):
+        rec = await gw.state.store.get(rid, owner)
+        if rec is None or rec.status not in ("queued", "in_progress"):
+            return rec
+        await asyncio.sleep(0.1)
+    return await gw.state.store.get(rid, owner)
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -64,10 +121,14 @@ async def input_items(request: web.Request) -> web.Response:
 
 
 def _limit(raw: str) -> int:
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
+    limit = _int(raw, "limit")
     if not 1 <= limit <= 100:
         raise InvalidRequest("limit must be an integer between 1 and 100.", param="limit")
     return limit
+
+
+def _int(raw: str, name: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be an integer.", param=name) from None

@@ -71,6 +71,7 @@ _DIRECT = (
     "prompt_cache_key",
     "service_tier",
     "metadata",
+    "stream",
 )
 _KNOWN = frozenset({"model", *_SCALARS})
 _CHOICES = frozenset({"none", "auto", "required"})

@@ -497,11 +497,11 @@ def _tool_use(block: Block, at: str) -> Item:
 
 def _thinking(block: Block, kind: str, at: str, sealer: Sealer) -> Item:
     if kind == "redacted_thinking":
-        data = _string(block, "data", at)
+        redacted = {"redacted_thinking": _string(block, "data", at)}
         return {
             "type": "reasoning",
             "summary": [],
-            "_provider": ProviderData(ANTHROPIC_FAMILY, {"redacted_thinking": data}),
+            "_provider": ProviderData(ANTHROPIC_FAMILY, redacted),
         }
     text = _string(block, "thinking", at)
     signature = block.get("signature")
@@ -516,6 +516,5 @@ def _thinking(block: Block, kind: str, at: str, sealer: Sealer) -> Item:
         }
     # Anthropic's own signature (or none): only an Anthropic upstream may ever see it.
     data = {"thinking": text, "signature": signature if isinstance(signature, str) else ""}
-    item: Item = {"type": "reasoning", "summary": summary}
-    item["_provider"] = ProviderData(ANTHROPIC_FAMILY, data)
-    return item
+    pd = ProviderData(ANTHROPIC_FAMILY, data)
+    return {"type": "reasoning", "summary": summary, "_provider": pd}

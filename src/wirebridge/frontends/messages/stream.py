@@ -46,7 +46,7 @@ class MessagesStreamEncoder:
         self.done = False
 
     def start(self) -> list[Event]:
-        message = {
+        message: dict[str, Any] = {
             "id": self.message_id,
             "type": "message",
             "role": "assistant",

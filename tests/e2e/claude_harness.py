@@ -1,0 +1,238 @@
+"""Drive the real Claude Code (``@anthropic-ai/claude-code``, pinned in ``tests/clients``).
+
+``run_claude(prompt, base_url=..., tmp_path=...)`` runs ``claude -p PROMPT --output-format
+json </dev/null`` in ``tmp_path/work`` with ``ANTHROPIC_BASE_URL`` at the gateway (which serves
+``/v1/messages``), a dummy ``ANTHROPIC_API_KEY``, a fresh ``HOME`` and ``CLAUDE_CONFIG_DIR``,
+and ``--allowedTools Bash`` so the Bash tool runs without asking. (As root, Claude Code refuses
+``--dangerously-skip-permissions``; an allow-list of tools works for root and non-root alike.)
+
+Nothing may leave loopback. Three layers make sure of it:
+
+1. environment: ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`` (no statsig, Sentry, update
+   checks, release notes, model-catalog or MCP-registry fetches), plus ``DISABLE_TELEMETRY``,
+   ``DISABLE_AUTOUPDATER``, ``DISABLE_ERROR_REPORTING``, ``DISABLE_BUG_COMMAND``; and
+   ``CLAUDE_CODE_MAX_RETRIES=0`` so a gateway error fails the run at once instead of after
+   Claude Code's retries with backoff;
+2. every ``*_PROXY`` variable points at a loopback port that is bound but never listens, with
+   ``NO_PROXY`` for loopback only, so any HTTP client that slips through hits a dead local port;
+3. audit: the run is traced with ``strace -f -e trace=connect,sendto,sendmsg`` and
+   :attr:`ClaudeResult.outbound` lists every non-loopback address Claude Code or its children
+   (the Bash tool's shell, git) tried to reach, DNS included; ``run_claude`` fails the test
+   when that list is not empty.
+
+A missing binary is a failure, not a skip: ``npm ci --prefix tests/clients`` installs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.codex_harness import _DeadPort, outbound_attempts
+
+__all__ = ["CLAUDE_ENV", "CLAUDE_VERSION", "ClaudeResult", "claude_binary", "run_claude"]
+
+CLAUDE_VERSION = "2.1.330"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLAUDE_BIN = REPO_ROOT / "tests" / "clients" / "node_modules" / ".bin" / "claude"
+API_KEY = "sk-ant-claude-e2e"
+DEFAULT_TIMEOUT = 120.0
+
+# Switches that keep Claude Code on loopback and failing fast.
+CLAUDE_ENV = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "DISABLE_BUG_COMMAND": "1",
+    "CLAUDE_CODE_MAX_RETRIES": "0",
+}
+
+# Environment variables that could point Claude Code elsewhere or change its behaviour.
+_SCRUB_PREFIXES = (
+    *("ANTHROPIC_", "CLAUDE_", "CLAUDECODE", "AWS_", "GOOGLE_", "VERTEX_", "OTEL_"),
+    *("DISABLE_", "WIREBRIDGE_", "OPENAI_"),
+)
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+_LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"
+
+
+def claude_binary() -> Path:
+    """The pinned ``claude`` binary; fails the test (never skips) when it is not installed."""
+    if not CLAUDE_BIN.exists():
+        pytest.fail(
+            f"Claude Code {CLAUDE_VERSION} is not installed at {CLAUDE_BIN}.\n"
+            "Install the pinned end-to-end clients with:  npm ci --prefix tests/clients",
+            pytrace=False,
+        )
+    return CLAUDE_BIN
+
+
+@dataclass
+class ClaudeResult:
+    args: list[str]
+    returncode: int | None  # None: killed after the timeout
+    stdout: str
+    stderr: str
+    elapsed: float
+    workdir: Path
+    timed_out: bool = False
+    outbound: list[str] = field(default_factory=list)
+    audited: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    @property
+    def output(self) -> dict[str, Any]:
+        """The ``--output-format json`` result object (``result``, ``is_error``, ``usage`` …)."""
+        try:
+            obj = json.loads(self.stdout)
+        except ValueError:
+            pytest.fail("Claude Code printed no JSON result\n" + self.describe(), pytrace=False)
+        assert isinstance(obj, dict), self.describe()
+        return obj
+
+    def describe(self) -> str:
+        """Everything needed to judge a failure, for assertion messages."""
+        status = "TIMED OUT" if self.timed_out else f"exit {self.returncode}"
+        parts = [
+            f"claude {status} after {self.elapsed:.1f}s: {' '.join(self.args)}",
+            f"--- stdout ---\n{self.stdout[-4000:]}",
+            f"--- stderr ---\n{self.stderr[-8000:]}",
+        ]
+        if self.outbound:
+            parts.append("--- NON-LOOPBACK NETWORK ATTEMPTS ---\n" + "\n".join(self.outbound))
+        return "\n".join(parts)
+
+
+def claude_env(
+    base_url: str, home: Path, dead_port: int, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith(_SCRUB_PREFIXES) and k.upper() != "NO_PROXY"
+    }
+    env.update(CLAUDE_ENV)
+    env.update(
+        {
+            "ANTHROPIC_BASE_URL": base_url,
+            "ANTHROPIC_API_KEY": API_KEY,
+            "HOME": str(home),
+            "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+            "NO_PROXY": _LOOPBACK_HOSTS,
+            "no_proxy": _LOOPBACK_HOSTS,
+            "NO_COLOR": "1",
+            "TERM": "dumb",
+            "GIT_TERMINAL_PROMPT": "0",
+        }
+    )
+    for var in _PROXY_VARS:
+        env[var] = f"http://127.0.0.1:{dead_port}"
+    env.update(extra or {})
+    return env
+
+
+def run_claude(
+    prompt: str,
+    *,
+    base_url: str,
+    tmp_path: Path,
+    model: str | None = None,
+    allowed_tools: Sequence[str] = ("Bash",),
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    audit_network: bool = True,
+    allow_outbound: Iterable[str] = (),
+) -> ClaudeResult:
+    """Run ``claude -p PROMPT --output-format json </dev/null`` in ``tmp_path/work``.
+
+    ``base_url`` is what ``ANTHROPIC_BASE_URL`` gets (the gateway root, or with a path prefix).
+    Returns the result whatever the exit code; fails the test if Claude Code is not installed,
+    or if the network audit saw a non-loopback attempt (unless its address is allowed).
+    """
+    binary = claude_binary()
+    home = tmp_path / "claude_home"
+    workdir = tmp_path / "work"
+    for d in (home / ".claude", workdir):
+        d.mkdir(parents=True, exist_ok=True)
+    args = [str(binary), "-p", prompt, "--output-format", "json"]
+    if allowed_tools:
+        args += ["--allowedTools", ",".join(allowed_tools)]
+    if model is not None:
+        args += ["--model", model]
+    args += list(extra_args)
+    cmd = list(args)
+    strace_path = tmp_path / "strace.txt"
+    if audit_network:
+        strace = shutil.which("strace")
+        if strace is None:
+            pytest.fail(
+                "strace is needed to audit that Claude Code stays on loopback "
+                "(apt-get install strace)",
+                pytrace=False,
+            )
+        trace = [strace, "-f", "-qq", "-e", "trace=connect,sendto,sendmsg", "-o"]
+        cmd = [*trace, str(strace_path), *cmd]
+
+    dead = _DeadPort()
+    start = time.monotonic()
+    timed_out = False
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=workdir,
+            env=claude_env(base_url, home, dead.port, env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, so a timeout can end all of it
+        )
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+    finally:
+        dead.close()
+    result = ClaudeResult(
+        args=args,
+        returncode=None if timed_out else proc.returncode,
+        stdout=out.decode("utf-8", "replace"),
+        stderr=err.decode("utf-8", "replace"),
+        elapsed=time.monotonic() - start,
+        workdir=workdir,
+        timed_out=timed_out,
+    )
+    if audit_network:
+        _audit(result, strace_path, set(allow_outbound))
+    return result
+
+
+def _audit(result: ClaudeResult, strace_path: Path, allowed: set[str]) -> None:
+    text = strace_path.read_text(errors="replace") if strace_path.exists() else ""
+    result.outbound = [
+        a for a in outbound_attempts(text) if a.split(" | ")[0].rsplit(":", 1)[0] not in allowed
+    ]
+    result.audited = strace_path.exists()
+    if not result.audited:
+        pytest.fail("strace wrote no trace file for the Claude Code run\n" + result.describe())
+    if result.outbound:
+        pytest.fail(
+            "Claude Code tried to reach a non-loopback address\n" + result.describe(),
+            pytrace=False,
+        )
