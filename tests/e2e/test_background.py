@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import time
+from pathlib import Path
+from typing import Any
 
 import httpx2
 import openai
@@ -104,3 +107,24 @@ def test_background_needs_store(openai_client: openai.OpenAI) -> None:
         assert e.param == "background"
     else:
         raise AssertionError("background with store: false must be a 400")
+
+
+def test_crashed_instance_runs_are_marked_failed(
+    fake_chat: FakeChat, start_gateway: Any, gateway_config: Any, tmp_path: Path
+) -> None:
+    store = {"backend": "sqlite", "path": str(tmp_path / "shared.db")}
+    config = gateway_config(background_lease=1, secret_key="shared-secret-for-both")
+    config["store"] = store
+    first: Gateway = start_gateway(config)
+    fake_chat.script(Reply.text("y" * 400, chunk_size=2, delay=0.05))  # runs ~10 s
+    client = openai.OpenAI(base_url=first.url("/v1"), api_key="sk-client", max_retries=0)
+    queued = client.responses.create(model=MODEL, input="long", background=True)
+    wait_for(client, queued.id, {"in_progress"})
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(timeout=10)
+
+    second: Gateway = start_gateway(config)
+    other = openai.OpenAI(base_url=second.url("/v1"), api_key="sk-client", max_retries=0)
+    assert wait_for(other, queued.id, {"failed", "completed"}) == "failed"
+    failed = other.responses.retrieve(queued.id)
+    assert failed.error is not None and "stopped" in failed.error.message

@@ -58,6 +58,7 @@ _SERVER_KEYS = (
     *("listen_addr", "host", "port", "request_timeout", "log_level", "max_body_bytes"),
     *("secret_key", "key_file", "drop_tool_types", "reasoning_output", "event_dialect"),
     "websocket_history",
+    "background_lease",
 )
 _STORE_KEYS = ("backend", "url", "path", "ttl_days")
 STORE_BACKENDS = ("sqlite", "postgres", "redis", "memory")
@@ -177,6 +178,9 @@ def _server(raw: object, at: Where, base_dir: Path) -> ServerConfig:
             data, at, "reasoning_output", _reasoning_output, default.reasoning_output
         ),
         event_dialect=optional(data, at, "event_dialect", _event_dialect, default.event_dialect),
+        background_lease=optional(
+            data, at, "background_lease", positive_number, default.background_lease
+        ),
         websocket_history=optional(
             data, at, "websocket_history", lambda v, w: integer(v, w, 0), default.websocket_history
         ),

@@ -45,6 +45,9 @@ class ServerConfig:
     # Turns each WebSocket connection remembers for previous_response_id chaining (0: none;
     # clients then resend the whole history). Memory per socket grows with it.
     websocket_history: int = 16
+    # Seconds a background run's lease lasts: an instance that dies leaves its runs to be
+    # marked failed by another instance within about this long.
+    background_lease: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,8 @@ from wirebridge.hub.request import HubRequest, Item
 
 log = logging.getLogger("wirebridge")
 
-LEASE_SECONDS = 30.0
-RENEW_SECONDS = 10.0
 POLL_SECONDS = 0.2
-RECOVER_EVERY = 15.0
+CANCEL_POLL_SECONDS = 1.0
 GC_EVERY = 3600.0
 FINAL_STATUSES = frozenset({"completed", "incomplete", "failed", "cancelled"})
 
@@ -51,6 +49,7 @@ class BackgroundRuns:
         self.instance = os.urandom(8).hex()
         self._runs: dict[str, Run] = {}
         self._shutting_down = False
+        self._lease = float(gateway.config.server.background_lease)
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -59,7 +58,7 @@ class BackgroundRuns:
         builder = ResponseBuilder(ids.response_id(), req)
         queued = builder.snapshot("queued")
         await self._gw.state.save(req, new_items, owner, queued)
-        await self._gw.state.store.set_lease(builder.id, self.instance, time.time() + LEASE_SECONDS)
+        await self._gw.state.store.set_lease(builder.id, self.instance, time.time() + self._lease)
         run = Run(builder.id)
         self._runs[run.id] = run
         run.task = asyncio.create_task(self._run(run, req, new_items, owner, builder))
@@ -152,10 +151,15 @@ class BackgroundRuns:
         run.changed.set()
 
     async def _keep_lease(self, run: Run) -> None:
+        """Renew the lease every third of its life; look for a cancel request every second
+        (another instance may have been asked to cancel this run)."""
         store = self._gw.state.store
+        renewed = time.monotonic()
         while True:
-            await asyncio.sleep(RENEW_SECONDS)
-            await store.set_lease(run.id, self.instance, time.time() + LEASE_SECONDS)
+            await asyncio.sleep(CANCEL_POLL_SECONDS)
+            if time.monotonic() - renewed >= self._lease / 3:
+                await store.set_lease(run.id, self.instance, time.time() + self._lease)
+                renewed = time.monotonic()
             if await store.cancel_requested(run.id) and run.task is not None:
                 run.user_cancelled = True
                 run.task.cancel()
@@ -199,9 +203,10 @@ class BackgroundRuns:
             else:
                 await asyncio.sleep(POLL_SECONDS)
 
-    async def maintain(self, every: float = RECOVER_EVERY) -> None:
+    async def maintain(self) -> None:
         """Forever: fail runs whose instance died; now and then delete expired responses."""
         store = self._gw.state.store
+        every = self._lease / 2
         last_gc = 0.0
         while True:
             try:
