@@ -355,7 +355,7 @@ ERRORS = [
         "server: {listen_address: ':1'}",
         {},
         "server.listen_address",
-        "allowed keys: drop_tool_types, event_dialect",
+        "allowed keys: background_lease, drop_tool_types",
     ),
     ("providers: {p: {base_ulr: http://h}}", {}, "providers.p.base_ulr", "did you mean 'base_url'"),
     ("models: [{model: m, provder: p}]", {}, "models[0].provder", "allowed keys: downstream_model"),
@@ -369,7 +369,7 @@ ERRORS = [
     ("providers: {p: {base_url: http://h, 1: x}}", {}, "providers.p", "keys must be strings"),
     # providers
     (
-        "providers: {p: {base_url: http://h, api: responses}}",
+        "providers: {p: {base_url: http://h, api: soap}}",
         {},
         "providers.p.api",
         "must be one of chat",

@@ -20,27 +20,44 @@ Nothing may leave loopback. Three layers make sure of it:
    (the Bash tool's shell, git) tried to reach, DNS included; ``run_claude`` fails the test
    when that list is not empty.
 
+``RecordingProxy(target)`` sits between Claude Code and the gateway (loopback both sides) and
+keeps every request Claude Code made — method, path, query, headers, JSON body — so a test can
+state exactly what it sends (one ``POST /v1/messages?beta=true`` per turn with nonessential
+traffic off: no ``count_tokens``, no haiku title call).
+
 A missing binary is a failure, not a skip: ``npm ci --prefix tests/clients`` installs it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from tests.e2e.codex_harness import _DeadPort, outbound_attempts
 
-__all__ = ["CLAUDE_ENV", "CLAUDE_VERSION", "ClaudeResult", "claude_binary", "run_claude"]
+__all__ = [
+    "CLAUDE_ENV",
+    "CLAUDE_VERSION",
+    "ClaudeResult",
+    "ProxiedRequest",
+    "RecordingProxy",
+    "claude_binary",
+    "run_claude",
+]
 
 CLAUDE_VERSION = "2.1.330"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -236,3 +253,109 @@ def _audit(result: ClaudeResult, strace_path: Path, allowed: set[str]) -> None:
             "Claude Code tried to reach a non-loopback address\n" + result.describe(),
             pytrace=False,
         )
+
+
+# -- recording proxy ---------------------------------------------------------------------------
+
+_HOP_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
+)
+
+
+@dataclass
+class ProxiedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
+    body: Any  # parsed JSON, or None
+    status: int = 0  # what the gateway answered
+
+
+class RecordingProxy:
+    """A loopback reverse proxy to ``target`` (e.g. the gateway's base URL) that records every
+    request; responses, SSE included, are streamed back unchanged. Use as a context manager."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target.rstrip("/")
+        self.requests: list[ProxiedRequest] = []
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> RecordingProxy:
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            assert self._loop is not None
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(self._start())
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="claude-proxy", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("the recording proxy did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._loop = None
+
+    async def _start(self) -> None:
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        rec = ProxiedRequest(request.method, request.path, dict(request.query), headers, body)
+        self.requests.append(rec)
+        upstream_headers = {k: v for k, v in headers.items() if k not in _HOP_HEADERS}
+        upstream_headers["accept-encoding"] = "identity"
+        async with (
+            aiohttp.ClientSession(auto_decompress=False) as session,
+            session.request(
+                request.method,
+                self.target + request.path_qs,
+                data=raw,
+                headers=upstream_headers,
+            ) as upstream,
+        ):
+            rec.status = upstream.status
+            out = web.StreamResponse(
+                status=upstream.status,
+                headers={
+                    k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS
+                },
+            )
+            await out.prepare(request)
+            async for data in upstream.content.iter_any():
+                await out.write(data)
+            await out.write_eof()
+            return out

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from wirebridge import __version__
-from wirebridge.cli import serve
+from wirebridge.cli import serve, store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wirebridge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve.register(sub)
+    store.register(sub)
     return parser
 
 

@@ -33,6 +33,7 @@ from wirebridge.config.model import (
     ServerConfig,
     StoreConfig,
 )
+from wirebridge.config.sections import DEFAULT_BASE_URLS, SECTIONS
 from wirebridge.config.values import (
     check_keys,
     choice,
@@ -49,7 +50,7 @@ from wirebridge.config.values import (
     string,
 )
 
-APIS = ("chat",)  # upstream protocols a provider may speak today
+APIS = ("chat", "responses", "messages", "chatgpt")  # upstream protocols a provider may speak
 REASONING_OUTPUTS = ("summary", "text")
 EVENT_DIALECTS = ("openai", "openresponses")
 
@@ -297,16 +298,33 @@ def _provider_name(value: object, at: Where) -> str:
 
 def _provider(raw: object, at: Where, name: str) -> ProviderConfig:
     data = mapping(raw, at)
-    check_keys(data, at, _PROVIDER_KEYS)
+    check_keys(data, at, (*_PROVIDER_KEYS, *SECTIONS))
+    api = optional(data, at, "api", _api, "chat")
+    base_url = data.get("base_url")
+    if base_url is None and api in DEFAULT_BASE_URLS:
+        base_url = DEFAULT_BASE_URLS[api]
     return ProviderConfig(
         name=name,
-        base_url=http_url(data.get("base_url"), at.key("base_url")),
+        base_url=http_url(base_url, at.key("base_url")),
         api_key=optional(data, at, "api_key", optional_string, None),
-        api=optional(data, at, "api", _api, "chat"),
+        api=api,
+        sections=_sections(data, at, api),
         profile=optional(data, at, "profile", string, "generic"),
         headers=optional(data, at, "headers", _headers, {}),
         timeout=optional(data, at, "timeout", positive_number, None),
     )
+
+
+def _sections(data: Mapping[str, object], at: Where, api: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name, section in SECTIONS.items():
+        if data.get(name) is None:
+            continue
+        if api not in section.apis:
+            allowed = ", ".join(section.apis)
+            raise at.key(name).error(f"only for providers with api: {allowed}, not {api}")
+        out[name] = section.parse(data[name], at.key(name))
+    return out
 
 
 def _api(value: object, at: Where) -> str:
@@ -374,14 +392,14 @@ def _model(raw: object, at: Where) -> tuple[ModelRoute, ProviderConfig | None]:
 def _inline_provider(
     raw: Mapping[str, object], at: Where, model: str
 ) -> tuple[ProviderConfig, str | None]:
-    check_keys(raw, at, _INLINE_PROVIDER_KEYS)
+    check_keys(raw, at, (*_INLINE_PROVIDER_KEYS, *SECTIONS))
     if raw.get("name") is not None:
         name = _provider_name(raw["name"], at.key("name"))
     elif "@" in model or any(c.isspace() for c in model):
         raise at.key("name").error(f"required, since model {model!r} is not a valid provider name")
     else:
         name = model
-    fields = {key: value for key, value in raw.items() if key in _PROVIDER_KEYS}
+    fields = {key: value for key, value in raw.items() if key in _PROVIDER_KEYS or key in SECTIONS}
     return _provider(fields, at, name), _upstream_model(raw, at)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DROP_TOOL_TYPES = ("web_search", "web_search_preview", "tool_search", "image_generation")
 
@@ -15,10 +16,12 @@ class ProviderConfig:
     name: str
     base_url: str  # without trailing slash, e.g. http://127.0.0.1:9100/v1
     api_key: str | None = None
-    api: str = "chat"  # chat | responses | messages | chatgpt (only chat today)
+    api: str = "chat"  # chat | responses | messages | chatgpt
     profile: str = "generic"
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None  # seconds; None = server.request_timeout
+    # Settings of one upstream kind (``azure``, ``chatgpt``, ...), parsed by config.sections.
+    sections: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from wirebridge.hub.seal import Sealer, load_or_create_key
 from wirebridge.store import open_store
 from wirebridge.transport.http import make_session
 from wirebridge.upstreams.base import UpstreamCall
-from wirebridge.upstreams.chat.adapter import ChatCall
+from wirebridge.upstreams.registry import ADAPTERS, CallContext
 
 log = logging.getLogger("wirebridge")
 Event = dict[str, Any]
@@ -36,6 +36,7 @@ class Gateway:
         self.sealer = _make_sealer(config)
         self.catalog = ModelCatalog(config)
         self._session: aiohttp.ClientSession | None = None
+        self.services: dict[str, Any] = {}  # shared by upstream calls (see upstreams.registry)
         self._state: ResponseState | None = None
         self.background: BackgroundRuns | None = None
         self._maintenance: asyncio.Task[None] | None = None
@@ -71,17 +72,18 @@ class Gateway:
     def call(self, req: HubRequest, route: Route, *, stream: bool) -> UpstreamCall:
         """An upstream call for ``req`` on ``route``, not yet sent."""
         provider = route.provider
-        if provider.api != "chat":
-            raise Untranslatable(f"Upstream api '{provider.api}' is not supported yet.")
-        return ChatCall(
-            self.session,
-            req,
-            route,
-            stream=stream,
+        factory = ADAPTERS.get(provider.api)
+        if factory is None:
+            raise Untranslatable(f"Upstream api '{provider.api}' is not supported.")
+        ctx = CallContext(
+            session=self.session,
             seal=self.sealer.seal,
+            open_blob=self.sealer.open,
             reasoning_as=self.config.server.reasoning_output,
             timeout=provider.timeout or self.config.server.request_timeout,
+            services=self.services,
         )
+        return factory(req, route, stream, ctx)
 
 
 def _make_sealer(config: Config) -> Sealer:

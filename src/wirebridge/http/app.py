@@ -12,8 +12,8 @@ from wirebridge import __version__
 from wirebridge.config.model import Config
 from wirebridge.engine.gateway import Gateway
 from wirebridge.errors import GatewayError, InternalError, NotFound, PayloadTooLarge
+from wirebridge.http import compact, models, responses, stored, tokens, websocket
 from wirebridge.http import messages as anthropic_messages
-from wirebridge.http import models, responses, stored, websocket
 from wirebridge.http.chat import create as create_chat_completion
 from wirebridge.http.keys import GATEWAY, STARTED
 from wirebridge.http.wire import error_response, json_response
@@ -76,6 +76,8 @@ def create_app(config: Config) -> web.Application:
         app.router.add_get(f"{prefix}/responses/{{response_id}}", stored.retrieve)
         app.router.add_delete(f"{prefix}/responses/{{response_id}}", stored.delete)
         app.router.add_get(f"{prefix}/responses/{{response_id}}/input_items", stored.input_items)
+        app.router.add_post(f"{prefix}/responses/compact", compact.compact)
+        app.router.add_post(f"{prefix}/responses/input_tokens", tokens.input_tokens)
         app.router.add_post(f"{prefix}/responses/{{response_id}}/cancel", stored.cancel)
     app.router.add_post("/v1/messages", anthropic_messages.create)
     app.router.add_post("/v1/messages/count_tokens", anthropic_messages.count_tokens)

@@ -23,7 +23,7 @@ class HubRequest:
     input: list[Item]
     instructions: str | None = None
     tools: ToolSet = field(default_factory=ToolSet)
-    tool_choice: Any = "auto"
+    tool_choice: Any = None  # None: not given (the Response echoes "auto")
     parallel_tool_calls: bool | None = None
     max_output_tokens: int | None = None
     temperature: float | None = None

@@ -484,6 +484,31 @@ UPSTREAM: dict[str, Up] = {
             ]
         },
     ),
+    "reasoning_content_is_replayed_with_its_tool_calls": Up(
+        msgs(
+            USER,
+            {
+                "role": "assistant",
+                "content": None,
+                "reasoning_content": "Need weather.",
+                "tool_calls": [chat_call("c1", "get_weather")],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+            tools=[WEATHER],
+        ),
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "reasoning_content": "Need weather.",
+                    "tool_calls": [chat_call("c1", "get_weather")],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+            ]
+        },
+    ),
     "reasoning_content_is_not_sent_to_a_host_that_does_not_take_it": Up(
         msgs(USER, {"role": "assistant", "content": "4", "reasoning_content": "2+2"}, USER),
         {

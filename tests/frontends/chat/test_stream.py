@@ -95,6 +95,12 @@ def test_content_and_reasoning_deltas_as_they_come() -> None:
     ]
 
 
+def test_raw_reasoning_text_deltas_are_reasoning_content() -> None:
+    enc = ChatChunkEncoder("resp_1", "m", 1, ChatOptions())
+    (_role, c) = enc.feed({"type": "response.reasoning_text.delta", "delta": "hmm"})
+    assert c["choices"][0]["delta"] == {"reasoning_content": "hmm"}
+
+
 def test_refusal_deltas() -> None:
     chunks = run([chunk({"refusal": "No"}), chunk({"refusal": "pe"}), chunk({}, "stop")], body())
     assert deltas(chunks.chunks)[1:-1] == [{"refusal": "No"}, {"refusal": "pe"}]

@@ -674,8 +674,8 @@ CASES = [
         id="only_dropped_tools_sends_no_tools",
     ),
     pytest.param(
-        Case({"input": "x", "tools": [WEATHER]}, {"tool_choice": "auto"}),
-        id="tool_choice_default_auto",
+        Case({"input": "x", "tools": [WEATHER]}, {}, absent=("tool_choice",)),
+        id="tool_choice_not_given_is_not_sent",
     ),
     pytest.param(
         Case({"input": "x", "tools": [WEATHER], "tool_choice": "none"}, {"tool_choice": "none"}),

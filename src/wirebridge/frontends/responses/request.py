@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from wirebridge.engine.compact import open_summary
 from wirebridge.errors import InvalidRequest, MalformedJSON, Untranslatable
 from wirebridge.hub.request import HubRequest, Item
 from wirebridge.hub.seal import Sealer
@@ -85,7 +86,7 @@ def decode_request(
         model=model,
         input=items,
         tools=tools,
-        tool_choice=body.get("tool_choice", "auto"),
+        tool_choice=body.get("tool_choice"),
         extra={k: v for k, v in body.items() if k not in known},
     )
     for name in _SCALARS:
@@ -181,6 +182,18 @@ def _call_output(item: Item, i: int, sealer: Sealer) -> None:
         raise InvalidRequest("Tool output items need a string 'call_id'.", param=f"input[{i}]")
 
 
+def _compaction(item: Item, i: int, sealer: Sealer) -> None:
+    pd = sealer.open(item.get("encrypted_content"))
+    if open_summary(pd) is None:
+        raise InvalidRequest(
+            f"Compaction item input[{i}] cannot be opened: its encrypted_content was not made by "
+            "this gateway's /v1/responses/compact (or the gateway's secret key changed).",
+            param=f"input[{i}].encrypted_content",
+            code="invalid_encrypted_content",
+        )
+    item["_provider"] = pd
+
+
 def _reference(item: Item, i: int, sealer: Sealer) -> None:
     raise Untranslatable(
         "Input item type 'item_reference' needs a stored response; this gateway has none for it.",
@@ -196,4 +209,5 @@ _DECODERS: dict[str, Callable[[Item, int, Sealer], None]] = {
     "function_call_output": _call_output,
     "custom_tool_call_output": _call_output,
     "item_reference": _reference,
+    "compaction": _compaction,
 }

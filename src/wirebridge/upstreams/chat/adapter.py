@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
 
-from wirebridge.engine.routing import Route
 from wirebridge.errors import UpstreamTimeout, UpstreamUnavailable
 from wirebridge.hub.request import HubRequest
 from wirebridge.transport.http import post_json
 from wirebridge.transport.sse import iter_sse
 from wirebridge.upstreams.chat.request import encode_request
 from wirebridge.upstreams.chat.stream import ChatStreamDecoder, Sealer, completion_as_chunk
+
+if TYPE_CHECKING:
+    from wirebridge.engine.routing import Route
+    from wirebridge.upstreams.registry import CallContext
 
 Event = dict[str, Any]
 
@@ -43,6 +46,18 @@ class ChatCall:
         self._stream, self._timeout = stream, timeout
         self._decoder = ChatStreamDecoder(req.tools, route.profile, seal, reasoning_as)
         self._resp: aiohttp.ClientResponse | None = None
+
+    @classmethod
+    def create(cls, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> ChatCall:
+        return cls(
+            ctx.session,
+            req,
+            route,
+            stream=stream,
+            seal=ctx.seal,
+            reasoning_as=ctx.reasoning_as,
+            timeout=ctx.timeout,
+        )
 
     async def open(self) -> None:
         provider = self._route.provider

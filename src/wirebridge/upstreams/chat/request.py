@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from wirebridge.engine.compact import summary_text
 from wirebridge.errors import Untranslatable
 from wirebridge.hub.request import HubRequest, Item
 from wirebridge.hub.seal import ProviderData
@@ -67,7 +68,15 @@ _ALWAYS = frozenset(
 
 
 def _encode_sampling(req: HubRequest, body: Body, profile: Profile) -> None:
-    for name in ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty"):
+    for name in (
+        "temperature",
+        "top_p",
+        "stop",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "service_tier",
+    ):
         value = getattr(req, name)
         if value is not None:
             body[name] = value
@@ -205,6 +214,16 @@ def _enc_reasoning(mb: MessageBuilder, item: Item, profile: Profile) -> None:
         mb.reasoning(text)
 
 
+def _enc_compaction(mb: MessageBuilder, item: Item, profile: Profile) -> None:
+    text = summary_text(item)  # opened by the front door; the upstream sees the summary
+    if text is None:
+        raise Untranslatable(
+            "A compaction item in the conversation could not be expanded into its summary; send "
+            "the compaction item again as input."
+        )
+    mb.message({"role": "user", "content": text})
+
+
 _ITEM_ENCODERS = {
     "message": _enc_message,
     "function_call": _enc_function_call,
@@ -212,4 +231,5 @@ _ITEM_ENCODERS = {
     "function_call_output": _enc_call_output,
     "custom_tool_call_output": _enc_call_output,
     "reasoning": _enc_reasoning,
+    "compaction": _enc_compaction,
 }
