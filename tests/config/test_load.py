@@ -358,7 +358,7 @@ ERRORS = [
         "allowed keys: background_lease, drop_tool_types",
     ),
     ("providers: {p: {base_ulr: http://h}}", {}, "providers.p.base_ulr", "did you mean 'base_url'"),
-    ("models: [{model: m, provder: p}]", {}, "models[0].provder", "allowed keys: downstream_model"),
+    ("models: [{model: m, provder: p}]", {}, "models[0].provder", "allowed keys: balance"),
     (
         "models: [{model: m, provider: {base_url: http://h, api_base: x}}]",
         {},

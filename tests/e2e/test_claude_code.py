@@ -51,7 +51,9 @@ def text_of(content: Any) -> str:
 
 
 def describe(fake: FakeChat, proxy: RecordingProxy) -> str:
-    lines = [f"claude → gateway: {r.method} {r.path} {r.query} -> {r.status}" for r in proxy.requests]
+    lines = [
+        f"claude → gateway: {r.method} {r.path} {r.query} -> {r.status}" for r in proxy.requests
+    ]
     for n, req in enumerate(fake.chat_requests):
         msgs = [
             {k: (text_of(v)[:160] if k == "content" else v) for k, v in m.items()}
@@ -98,9 +100,7 @@ def blocks_of(body: dict[str, Any], role: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("auth", ["api_key", "auth_token"])
-def test_text_turn(
-    claude_gateway: Gateway, fake_chat: FakeChat, tmp_path: Path, auth: str
-) -> None:
+def test_text_turn(claude_gateway: Gateway, fake_chat: FakeChat, tmp_path: Path, auth: str) -> None:
     fake_chat.script(Reply.text("Hello from wirebridge, Claude!", chunk_size=4))
     env = {}
     if auth == "auth_token":  # Authorization: Bearer instead of x-api-key
@@ -159,7 +159,7 @@ def test_bash_round_trip_replays_reasoning(
     (schema,) = bash_schemas
     assert "command" in schema["properties"] and schema["required"] == ["command"]
 
-    first_call, second_call = messages_calls(proxy)
+    _, second_call = messages_calls(proxy)
     thinking = [b for b in blocks_of(second_call.body, "assistant") if b["type"] == "thinking"]
     assert len(thinking) == 1 and thinking[0]["signature"].startswith("wb1."), thinking
     (tool_use,) = [b for b in blocks_of(second_call.body, "assistant") if b["type"] == "tool_use"]
@@ -184,9 +184,7 @@ def test_base_url_with_path_prefix(
 ) -> None:
     fake_chat.script(Reply.text("Prefixed hello."))
     with RecordingProxy(claude_gateway.base_url) as proxy:
-        result = run_claude(
-            "Say hello.", base_url=proxy.base_url + "/anthropic", tmp_path=tmp_path
-        )
+        result = run_claude("Say hello.", base_url=proxy.base_url + "/anthropic", tmp_path=tmp_path)
     assert_ok(result, fake_chat, proxy)
     assert result.output["result"] == "Prefixed hello."
     messages_calls(proxy, prefix="/anthropic")
@@ -197,9 +195,7 @@ def test_haiku_model_goes_to_the_small_tier(
 ) -> None:
     fake_chat.script(Reply.text("Small and quick."))
     with RecordingProxy(claude_gateway.base_url) as proxy:
-        result = run_claude(
-            "Say hello.", base_url=proxy.base_url, tmp_path=tmp_path, model="haiku"
-        )
+        result = run_claude("Say hello.", base_url=proxy.base_url, tmp_path=tmp_path, model="haiku")
     assert_ok(result, fake_chat, proxy)
     assert result.output["result"] == "Small and quick."
     (call,) = messages_calls(proxy)

@@ -34,7 +34,7 @@ def test_slow_upstream_json_is_504(
 ) -> None:
     gw: Gateway = start_gateway(gateway_config(request_timeout=1))
     fake_chat.script(Reply.text("late", delay=3))
-    r = httpx2.post(gw.url("/v1/responses"), json={"model": MODEL, "input": "hi"}, timeout=20)
+    r = httpx2.post(gw.url("/v1/responses"), json={"model": MODEL, "input": "hi"}, timeout=30)
     assert r.status_code == 504
     assert r.json()["error"]["code"] == "upstream_timeout"
 

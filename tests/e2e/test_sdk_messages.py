@@ -304,6 +304,22 @@ def test_stream_failure_is_error_event(client: anthropic.Anthropic, fake_chat: F
     assert "boom" in body["error"]["message"]
 
 
+def test_client_disconnect_cancels_the_upstream_stream(
+    client: anthropic.Anthropic, fake_chat: FakeChat
+) -> None:
+    # 200 frames 50 ms apart: ten seconds of stream unless the gateway hangs up on the upstream.
+    fake_chat.script(Reply.text("ab" * 200, chunk_size=2, delay=0.05))
+    with client.messages.stream(
+        model=MODEL, max_tokens=999, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        for event in stream:
+            if event.type == "text":
+                break  # leaving the block closes the client's connection
+    rec = fake_chat.last
+    assert rec.closed_by_peer.wait(timeout=5), "the gateway kept reading the upstream stream"
+    assert rec.frames_sent < 100
+
+
 # -- count_tokens, routes, auth ------------------------------------------------------------------
 
 

@@ -44,7 +44,10 @@ def free_port() -> int:
 
 
 def default_config(fake_base_url: str, **server: Any) -> dict[str, Any]:
-    """The standard test config: one fake provider, models ``fake-model`` and ``gpt-5.5``."""
+    """The standard test config: one fake provider, models ``fake-model`` and ``gpt-5.5``.
+
+    Retries are off, so one scripted upstream error is what the client sees; the resilience
+    tests start gateways of their own with retries and fallbacks."""
     return {
         "server": {"request_timeout": 30, **server},
         "providers": {
@@ -52,6 +55,7 @@ def default_config(fake_base_url: str, **server: Any) -> dict[str, Any]:
                 "base_url": fake_base_url,
                 "api_key": "sk-upstream-test",
                 "profile": "deepseek",
+                "retries": 0,
             }
         },
         "models": [

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from wirebridge import __version__
-from wirebridge.cli import serve, store
+from wirebridge.cli import login, serve, store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve.register(sub)
     store.register(sub)
+    login.register(sub)
     return parser
 
 

@@ -39,7 +39,7 @@ def run_gc(args: argparse.Namespace) -> int:
     try:
         deleted = asyncio.run(_gc(cfg, time.time()))
     except StoreError as e:
-        print(f"wirebridge: cannot reach the {cfg.backend} store: {e}", file=sys.stderr)
+        print(f"wirebridge: the response store is unreachable: {e}", file=sys.stderr)
         return 1
     print(f"deleted {deleted} expired response{'' if deleted == 1 else 's'} ({cfg.backend} store)")
     return 0

@@ -13,8 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+# Upstream modules register their provider sections (azure:, responses:) when imported; they
+# must be known before any provider is read, from a file or from here.
+import wirebridge.upstreams.responses  # noqa: F401
 from wirebridge.config.errors import Where
 from wirebridge.config.model import Config, ProviderConfig, ServerConfig
+from wirebridge.config.sections import SECTIONS
 from wirebridge.config.values import host, http_url, log_level, optional, optional_string, port
 
 ENVIRONMENT = "environment"
@@ -71,6 +75,8 @@ class _EnvProvider:
     default_url: str | None = None  # None: only a set url_var makes the provider
     key_var: str | None = None
     bare_host_gets_v1: bool = False  # Ollama's documented URL is the bare host; the API is /v1
+    section: str | None = None  # a provider section (config.sections) the row always carries
+    section_vars: tuple[tuple[str, str], ...] = ()  # (section key, variable) pairs filling it
 
 
 _ENV_PROVIDERS = (
@@ -106,6 +112,14 @@ _ENV_PROVIDERS = (
         name="ollama", profile="ollama", url_var="OLLAMA_BASE_URL", bare_host_gets_v1=True
     ),
     _EnvProvider(name="vllm", profile="vllm", url_var="VLLM_BASE_URL", key_var="VLLM_API_KEY"),
+    _EnvProvider(
+        name="azure",
+        profile="openai",
+        url_var="AZURE_OPENAI_ENDPOINT",
+        key_var="AZURE_OPENAI_API_KEY",
+        section="azure",
+        section_vars=(("api_version", "AZURE_API_VERSION"),),
+    ),
 )
 
 
@@ -131,7 +145,13 @@ def _provider_from_env(row: _EnvProvider, env: Mapping[str, str]) -> ProviderCon
         url = row.default_url
     else:
         return None
-    return ProviderConfig(name=row.name, base_url=url, api_key=key, profile=row.profile)
+    sections = {}
+    if row.section is not None:
+        values = {k: env[var] for k, var in row.section_vars if var in env}
+        sections[row.section] = SECTIONS[row.section].parse(values, at)
+    return ProviderConfig(
+        name=row.name, base_url=url, api_key=key, profile=row.profile, sections=sections
+    )
 
 
 def _server_from_env(env: Mapping[str, str]) -> ServerConfig:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -67,10 +68,15 @@ _STORE_URL_SCHEMES = {
     "postgres": ("postgres", "postgresql"),
     "redis": ("redis", "rediss", "unix"),
 }
-_PROVIDER_KEYS = ("api", "base_url", "api_key", "profile", "headers", "timeout")
+_PROVIDER_KEYS = (
+    *("api", "base_url", "api_key", "profile", "headers", "timeout"),
+    *("api_keys", "retries", "connect_timeout", "total_timeout", "cooldown", "proxy"),
+)
 _UPSTREAM_KEYS = ("downstream_model", "upstream_model")  # synonyms
 _INLINE_PROVIDER_KEYS = (*_PROVIDER_KEYS, "name", *_UPSTREAM_KEYS)
-_MODEL_KEYS = ("model", "provider", *_UPSTREAM_KEYS)
+_MODEL_KEYS = ("model", "provider", *_UPSTREAM_KEYS, "targets", "fallbacks", "balance")
+_TARGET_KEYS = ("provider", *_UPSTREAM_KEYS)
+BALANCE = ("round_robin", "least_in_flight")
 _CLAUDE_TIERS = ("big", "middle", "small")
 _CLAUDE_KEYS = (*_CLAUDE_TIERS, "aliases")
 _CLAUDE_ALIAS_KEYS = ("match", "model")
@@ -102,6 +108,7 @@ def config_from_tree(tree: object, at: Where, base_dir: Path, source: str | None
     defined_at = {name: at.key("providers").key(name).path for name in providers}
     models = _models(data.get("models"), at.key("models"), providers, defined_at)
     aliases = _aliases(data.get("aliases"), at.key("aliases"), models, providers)
+    _check_fallbacks(data.get("models"), at.key("models"), models, aliases, providers)
     return Config(
         server=server,
         store=store,
@@ -111,6 +118,34 @@ def config_from_tree(tree: object, at: Where, base_dir: Path, source: str | None
         claude=_claude(data.get("claude"), at.key("claude"), models, aliases, providers),
         source=source,
     )
+
+
+def _check_fallbacks(
+    raw: object,
+    at: Where,
+    models: Mapping[str, ModelRoute],
+    aliases: Mapping[str, str],
+    providers: Mapping[str, ProviderConfig],
+) -> None:
+    for i, route in enumerate(models.values()):
+        for j, name in enumerate(route.fallbacks):
+            provider, sep, upstream = name.partition("@")
+            if name in models or name in aliases or (sep and provider in providers and upstream):
+                continue
+            raise (
+                at.index(i)
+                .key("fallbacks")
+                .index(j)
+                .error(
+                    f"unknown model {name!r}: name a configured model, an alias or provider@model"
+                )
+            )
+
+
+def _non_negative(value: object, at: Where) -> float:
+    if value == 0:
+        return 0.0
+    return positive_number(value, at)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -274,6 +309,9 @@ def _path(value: object, at: Where, base_dir: Path) -> Path | None:
     return None if text is None else base_dir / Path(text).expanduser()
 
 
+_NO_NAMES: tuple[str, ...] = ()
+
+
 def _names(value: object, at: Where) -> tuple[str, ...]:
     return tuple(string(item, at.index(i)) for i, item in enumerate(sequence(value, at)))
 
@@ -312,6 +350,12 @@ def _provider(raw: object, at: Where, name: str) -> ProviderConfig:
         profile=optional(data, at, "profile", string, "generic"),
         headers=optional(data, at, "headers", _headers, {}),
         timeout=optional(data, at, "timeout", positive_number, None),
+        api_keys=optional(data, at, "api_keys", _names, _NO_NAMES),
+        retries=optional(data, at, "retries", lambda v, w: integer(v, w, 0, 10), 2),
+        connect_timeout=optional(data, at, "connect_timeout", positive_number, None),
+        total_timeout=optional(data, at, "total_timeout", positive_number, None),
+        cooldown=optional(data, at, "cooldown", _non_negative, 30.0),
+        proxy=optional(data, at, "proxy", http_url, None),
     )
 
 
@@ -360,7 +404,12 @@ def _models(
         if route.name in routes:
             raise where.key("model").error(f"duplicate model name {route.name!r}")
         routes[route.name] = route
-        if inline is None:
+        if route.targets:
+            references.extend(
+                (p, where.key("targets").index(j).key("provider"))
+                for j, (p, _) in enumerate(route.targets)
+            )
+        elif inline is None:
             references.append((route.provider, where.key("provider")))
         else:
             _add_inline(providers, defined_at, inline, where.key("provider"))
@@ -374,7 +423,40 @@ def _models(
 def _model(raw: object, at: Where) -> tuple[ModelRoute, ProviderConfig | None]:
     data = mapping(raw, at)
     check_keys(data, at, _MODEL_KEYS)
+    route, inline = _model_target(data, at)
+    fallbacks = optional(data, at, "fallbacks", _names, _NO_NAMES)
+    balance = optional(data, at, "balance", lambda v, w: choice(v, w, BALANCE), "round_robin")
+    if data.get("targets") is not None:
+        if data.get("provider") is not None:
+            raise at.key("targets").error("give provider or targets, not both")
+        targets = _targets(data["targets"], at.key("targets"))
+        provider, upstream = targets[0]
+        return ModelRoute(route.name, provider, upstream, targets, fallbacks, balance), None
+    return replace(route, fallbacks=fallbacks, balance=balance), inline
+
+
+def _targets(raw: object, at: Where) -> tuple[tuple[str, str], ...]:
+    out = []
+    for i, item in enumerate(sequence(raw, at)):
+        where = at.index(i)
+        data = mapping(item, where)
+        check_keys(data, where, _TARGET_KEYS)
+        provider = _provider_name(data.get("provider"), where.key("provider"))
+        upstream = _upstream_model(data, where)
+        if upstream is None:
+            raise where.key("downstream_model").error("required for each target")
+        out.append((provider, upstream))
+    if not out:
+        raise at.error("needs at least one target")
+    return tuple(out)
+
+
+def _model_target(
+    data: Mapping[str, object], at: Where
+) -> tuple[ModelRoute, ProviderConfig | None]:
     name = string(data.get("model"), at.key("model"))
+    if data.get("targets") is not None:
+        return ModelRoute(name, "", name), None
     upstream = _upstream_model(data, at)
     provider = data.get("provider")
     if isinstance(provider, dict):

@@ -22,15 +22,37 @@ class ProviderConfig:
     timeout: float | None = None  # seconds; None = server.request_timeout
     # Settings of one upstream kind (``azure``, ``chatgpt``, ...), parsed by config.sections.
     sections: dict[str, Any] = field(default_factory=dict)
+    # More keys of the same account or deployment: requests are spread over api_key + these.
+    api_keys: tuple[str, ...] = ()
+    retries: int = 2  # attempts after the first, on connection errors, 408, 429, 5xx, 529
+    connect_timeout: float | None = None  # seconds; None = min(10, timeout)
+    total_timeout: float | None = None  # seconds for a whole non-streamed answer
+    cooldown: float = 30.0  # seconds a failing key/target is passed over
+    proxy: str | None = None  # http(s) proxy URL; else HTTPS_PROXY / HTTP_PROXY / NO_PROXY
+
+    @property
+    def keys(self) -> tuple[str | None, ...]:
+        """Every key to spread requests over (one ``None`` for a provider without a key)."""
+        first = (self.api_key,) if self.api_key or not self.api_keys else ()
+        return (*first, *self.api_keys)
 
 
 @dataclass(frozen=True, slots=True)
 class ModelRoute:
-    """A model name a client may ask for, and where it goes."""
+    """A model name a client may ask for, and where it goes: ``provider``/``upstream_model``,
+    or several ``targets`` (provider, upstream model) to balance over; on a retryable failure
+    the ``fallbacks`` (other model names) are tried in order."""
 
     name: str
     provider: str
     upstream_model: str
+    targets: tuple[tuple[str, str], ...] = ()
+    fallbacks: tuple[str, ...] = ()
+    balance: str = "round_robin"  # round_robin | least_in_flight
+
+    @property
+    def all_targets(self) -> tuple[tuple[str, str], ...]:
+        return self.targets or ((self.provider, self.upstream_model),)
 
 
 @dataclass(frozen=True, slots=True)

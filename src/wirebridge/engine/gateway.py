@@ -14,6 +14,7 @@ import aiohttp
 from wirebridge.config.model import Config
 from wirebridge.config.paths import state_dir
 from wirebridge.engine.background import BackgroundRuns
+from wirebridge.engine.balance import Balancer
 from wirebridge.engine.catalog import ModelCatalog
 from wirebridge.engine.routing import Route, Router
 from wirebridge.engine.state import ResponseState
@@ -33,6 +34,7 @@ class Gateway:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.router = Router(config)
+        self.balancer = Balancer()
         self.sealer = _make_sealer(config)
         self.catalog = ModelCatalog(config)
         self._session: aiohttp.ClientSession | None = None

@@ -7,11 +7,15 @@ Response). Front doors only decode their request and encode these events.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from wirebridge.engine.balance import Balancer
+from wirebridge.engine.retry import delay, retryable
 from wirebridge.engine.routing import Route
-from wirebridge.errors import UpstreamError
+from wirebridge.errors import GatewayError, UpstreamError
 from wirebridge.hub import ids
 from wirebridge.hub.accumulate import ResponseBuilder
 from wirebridge.hub.request import HubRequest
@@ -20,6 +24,7 @@ from wirebridge.upstreams.base import UpstreamCall
 if TYPE_CHECKING:  # the gateway builds turns through this module
     from wirebridge.engine.gateway import Gateway
 
+log = logging.getLogger("wirebridge")
 Event = dict[str, Any]
 Finisher = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -33,6 +38,7 @@ class Turn:
     ) -> None:
         self.req, self.route, self.call, self.builder = req, route, call, builder
         self.on_finish: Finisher | None = None
+        self.balancer: Balancer | None = None  # released on close: the call is no longer in flight
 
     async def batches(self) -> AsyncIterator[list[Event]]:
         feed, builder = self.builder.feed, self.builder
@@ -56,17 +62,59 @@ class Turn:
 
     def close(self) -> None:
         self.call.close()
+        if self.balancer is not None:
+            self.balancer.release(self.route)
+            self.balancer = None
 
 
 async def open_turn(
     gw: Gateway, req: HubRequest, *, stream: bool, builder: ResponseBuilder | None = None
 ) -> Turn:
-    route = gw.router.resolve(req.model)
+    """Open an upstream call for ``req``: the model's routes in balanced order, each failure
+    retried with backoff, then the fallback models. The first call the upstream accepts wins;
+    the Response names the model that answered."""
+    last: GatewayError | None = None
+    for choice in gw.router.plan(req.model):
+        routes = gw.balancer.order(choice.model, choice.routes, choice.balance)
+        retries = routes[0].provider.retries
+        for attempt in range(retries + 1):
+            route = routes[attempt % len(routes)]
+            try:
+                call = await _open(gw, req, route, stream)
+            except GatewayError as e:
+                if not retryable(e):
+                    raise
+                last = e
+                log.info(
+                    "upstream %s failed (%s); attempt %d of %d",
+                    route.provider.name,
+                    e.message,
+                    attempt + 1,
+                    retries + 1,
+                )
+                wait = delay(attempt, e) if attempt < retries else None
+                if wait is None:
+                    break
+                await asyncio.sleep(wait)
+                continue
+            turn = Turn(req, route, call, builder or ResponseBuilder(ids.response_id(), req))
+            turn.builder.model = route.model
+            turn.balancer = gw.balancer
+            return turn
+    assert last is not None
+    raise last
+
+
+async def _open(gw: Gateway, req: HubRequest, route: Route, stream: bool) -> UpstreamCall:
     call = gw.call(req, route, stream=stream)
-    turn = Turn(req, route, call, builder or ResponseBuilder(ids.response_id(), req))
+    gw.balancer.acquire(route)
     try:
         await call.open()
-    except BaseException:
+    except BaseException as e:
         call.close()
+        gw.balancer.release(route)
+        if isinstance(e, GatewayError) and retryable(e):
+            gw.balancer.failed(route)
         raise
-    return turn
+    gw.balancer.succeeded(route)
+    return call

@@ -8,13 +8,15 @@ when the name routes, else the name itself (an ``org/`` prefix and ``ft:`` are i
   ``gpt-4-*`` (not ``gpt-4o``, ``gpt-4.1``, ``gpt-4.5``), ``o200k_base`` for all the others,
   as tiktoken maps them. The ranks ship inside the ``bpe-openai`` wheel (byte-identical to
   OpenAI's published ``.tiktoken`` files), so nothing is downloaded at run time; the tokenizer
-  is loaded on first use (about 50 ms and 35 MB per encoding).
+  is loaded on first use (o200k_base: about 80 ms and 35 MB; cl100k_base: half that).
 * Every other model is an **estimate**: 4 characters a token, rounded up per text, which is
   close for English prose and code and low for CJK text. Other vendors' tokenizers are not
   available offline.
 
-**What is counted** (the framing follows OpenAI's published recipe for chat models, so even the
-BPE count is an approximation of OpenAI's own endpoint, typically within a few tokens):
+**What is counted.** The framing is OpenAI's published recipe for chat models (the cookbook's
+"How to count tokens with tiktoken", whose examples it reproduces to the token); OpenAI's own
+Responses endpoint may frame items slightly differently, so even a BPE count can be a few tokens
+off theirs.
 
 * ``instructions`` and every message: 3 tokens of framing, the role, and the text of its parts;
   tool calls (name and arguments or raw input), tool outputs, the summary a ``compaction`` item

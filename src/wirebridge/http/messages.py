@@ -11,8 +11,9 @@ every ``PING_INTERVAL`` seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -71,13 +72,14 @@ async def _sse(request: web.Request, turn: Turn, enc: MessagesStreamEncoder) -> 
     await out.prepare(request)
     try:
         await out.write(sse(enc.start()))
-        async for batch in with_pings(turn.batches(), PING_INTERVAL):
-            if batch is None:
-                await out.write(PING)
-                continue
-            events = [out_ev for ev in batch for out_ev in enc.feed(ev)]
-            if events:
-                await out.write(sse(events))
+        async with contextlib.aclosing(with_pings(turn.batches(), PING_INTERVAL)) as batches:
+            async for batch in batches:
+                if batch is None:
+                    await out.write(PING)
+                    continue
+                events = [out_ev for ev in batch for out_ev in enc.feed(ev)]
+                if events:
+                    await out.write(sse(events))
     except ConnectionResetError:
         log.info("client went away mid-stream; upstream call closed")
     return out
@@ -85,7 +87,7 @@ async def _sse(request: web.Request, turn: Turn, enc: MessagesStreamEncoder) -> 
 
 async def with_pings(
     batches: AsyncIterator[list[Event]], interval: float
-) -> AsyncIterator[list[Event] | None]:
+) -> AsyncGenerator[list[Event] | None, None]:
     """``batches``, with a ``None`` after every ``interval`` seconds that brought nothing."""
     pending: asyncio.Future[list[Event]] | None = None
     try:

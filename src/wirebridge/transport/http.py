@@ -12,8 +12,12 @@ from wirebridge.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailabl
 
 def make_session() -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+    # trust_env: HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment apply to upstreams.
     return aiohttp.ClientSession(
-        connector=connector, auto_decompress=True, skip_auto_headers=("User-Agent",)
+        connector=connector,
+        auto_decompress=True,
+        skip_auto_headers=("User-Agent",),
+        trust_env=True,
     )
 
 
@@ -25,14 +29,23 @@ async def post_json(
     *,
     timeout: float,
     stream: bool,
+    connect_timeout: float | None = None,
+    total_timeout: float | None = None,
+    proxy: str | None = None,
 ) -> aiohttp.ClientResponse:
-    """POST ``body``; return the response once its status is 2xx, or raise the mapped error."""
-    # A stream may run longer than any total limit; what must not stall is the wait per read.
+    """POST ``body``; return the response once its status is 2xx, or raise the mapped error.
+
+    ``timeout`` bounds each wait for upstream bytes; a stream may run longer than any total, so
+    ``total_timeout`` applies to non-streamed answers only (default: ``timeout``)."""
     tmo = aiohttp.ClientTimeout(
-        total=None if stream else timeout, sock_connect=min(timeout, 30.0), sock_read=timeout
+        total=None if stream else (total_timeout or timeout),
+        sock_connect=connect_timeout or min(timeout, 10.0),
+        sock_read=timeout,
     )
     try:
-        resp = await session.post(url, data=orjson.dumps(body), headers=headers, timeout=tmo)
+        resp = await session.post(
+            url, data=orjson.dumps(body), headers=headers, timeout=tmo, proxy=proxy
+        )
     except TimeoutError:
         raise UpstreamTimeout(f"The upstream did not answer within {timeout:g} s.") from None
     except aiohttp.ClientError as e:

@@ -44,5 +44,13 @@ def _load_builtin() -> None:
 
     register("chat", ChatCall.create)
 
+    from wirebridge.upstreams.messages.adapter import MessagesCall
+
+    register("messages", MessagesCall.create)
+
+    from wirebridge.upstreams.responses.adapter import ResponsesCall
+
+    register("responses", ResponsesCall.create)
+
 
 _load_builtin()

@@ -60,22 +60,27 @@ class ChatCall:
         )
 
     async def open(self) -> None:
-        provider = self._route.provider
-        body = encode_request(
-            self._req, self._route.upstream_model, self._route.profile, self._stream
-        )
-        headers = {"Content-Type": "application/json", **provider.headers}
-        if provider.api_key:
-            headers["Authorization"] = f"Bearer {provider.api_key}"
+        provider, key, model = self._route.provider, self._route.api_key, self._route.upstream_model
+        url = provider.base_url + "/chat/completions"
+        auth = {"Authorization": f"Bearer {key}"} if key else {}
+        for section in provider.sections.values():
+            place = getattr(section, "place", None)  # a section that places calls (azure:)
+            if place is not None:
+                url, auth, model = place("chat", provider.base_url, key, model)
+        body = encode_request(self._req, model, self._route.profile, self._stream)
+        headers = {"Content-Type": "application/json", **provider.headers, **auth}
         if self._stream:
             headers["Accept"] = "text/event-stream"
         self._resp = await post_json(
             self._session,
-            provider.base_url + "/chat/completions",
+            url,
             body,
             headers,
             timeout=self._timeout,
             stream=self._stream,
+            connect_timeout=provider.connect_timeout,
+            total_timeout=provider.total_timeout,
+            proxy=provider.proxy,
         )
 
     async def batches(self) -> AsyncIterator[list[Event]]:

@@ -1,0 +1,173 @@
+"""The Anthropic Messages upstream: the I/O around the pure encode/decode of this package.
+
+``POST {base_url}/messages`` with ``x-api-key``, ``anthropic-version: 2023-06-01`` and, when the
+provider's ``anthropic.betas`` names any, one ``anthropic-beta`` header; the provider's own
+``headers`` come last and win (e.g. ``Authorization`` for a host that wants a bearer token).
+Refusals are mapped by ``transport.http`` from Anthropic's error body
+(``{"type": "error", "error": {"type", "message"}}``): 429 keeps ``Retry-After``, 529
+``overloaded_error`` becomes 503, and every error keeps ``upstream_status`` for retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+
+from wirebridge.errors import UpstreamTimeout, UpstreamUnavailable
+from wirebridge.hub.request import HubRequest
+from wirebridge.transport.http import post_json
+from wirebridge.transport.sse import iter_sse
+from wirebridge.upstreams.messages import ANTHROPIC_VERSION, DEFAULT_SETTINGS, AnthropicSettings
+from wirebridge.upstreams.messages.request import encode_request
+from wirebridge.upstreams.messages.stream import (
+    MessagesStreamDecoder,
+    Sealer,
+    message_as_events,
+)
+
+if TYPE_CHECKING:
+    from wirebridge.engine.routing import Route
+    from wirebridge.upstreams.registry import CallContext
+
+Event = dict[str, Any]
+
+
+class TornStream(Exception):
+    """The upstream stream ended without its end."""
+
+
+class MessagesCall:
+    """One request to an Anthropic Messages upstream. ``open`` sends it and raises what the
+    upstream refused (the client has seen nothing yet); ``batches`` then yields hub events, one
+    list per upstream event, and ends a broken stream as a failure instead of raising."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        req: HubRequest,
+        route: Route,
+        *,
+        stream: bool,
+        seal: Sealer | None,
+        reasoning_as: str,
+        timeout: float,
+    ) -> None:
+        self._session, self._req, self._route = session, req, route
+        self._stream, self._timeout = stream, timeout
+        self._settings: AnthropicSettings = route.provider.sections.get(
+            "anthropic", DEFAULT_SETTINGS
+        )
+        self._decoder = MessagesStreamDecoder(req.tools, seal, reasoning_as)
+        self._resp: aiohttp.ClientResponse | None = None
+
+    @classmethod
+    def create(cls, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> MessagesCall:
+        return cls(
+            ctx.session,
+            req,
+            route,
+            stream=stream,
+            seal=ctx.seal,
+            reasoning_as=ctx.reasoning_as,
+            timeout=ctx.timeout,
+        )
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
+        if self._route.api_key:
+            headers["x-api-key"] = self._route.api_key
+        if self._settings.betas:
+            headers["anthropic-beta"] = ",".join(self._settings.betas)
+        if self._stream:
+            headers["Accept"] = "text/event-stream"
+        headers.update(self._route.provider.headers)
+        return headers
+
+    async def open(self) -> None:
+        provider = self._route.provider
+        body = encode_request(self._req, self._route.upstream_model, self._stream, self._settings)
+        self._resp = await post_json(
+            self._session,
+            provider.base_url + "/messages",
+            body,
+            self.headers(),
+            timeout=self._timeout,
+            stream=self._stream,
+            connect_timeout=provider.connect_timeout,
+            total_timeout=provider.total_timeout,
+            proxy=provider.proxy,
+        )
+
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        resp, decoder = self._resp, self._decoder
+        assert resp is not None, "open() first"
+        try:
+            if self._stream:
+                async for batch in _pump(resp, decoder):
+                    yield batch
+            else:
+                message = await _read_json(resp)
+                yield [ev for event in message_as_events(message) for ev in decoder.feed(event)]
+            yield decoder.finish()
+        finally:
+            resp.close()
+
+    def close(self) -> None:
+        if self._resp is not None:
+            self._resp.close()
+
+
+async def _pump(
+    resp: aiohttp.ClientResponse, decoder: MessagesStreamDecoder
+) -> AsyncIterator[list[Event]]:
+    """The one async loop over an upstream stream: bytes → SSE → event → hub events."""
+    try:
+        async for name, data in iter_sse(resp.content):
+            try:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise TornStream(f"the upstream sent a malformed event: {data[:200]!r}") from None
+            if not isinstance(event, dict):
+                raise TornStream(
+                    f"the upstream sent an event that is not an object: {data[:200]!r}"
+                )
+            if "type" not in event and name:
+                event["type"] = name.decode("utf-8", "replace")
+            batch = decoder.feed(event)
+            if batch:
+                yield batch
+            if event.get("type") in ("message_stop", "error"):
+                break
+    except TimeoutError:
+        decoder.fail("upstream_timeout", "The upstream stopped sending before the stream ended.")
+    except TornStream as e:
+        decoder.fail("upstream_error", f"The upstream stream broke: {e}")
+    except aiohttp.ClientError as e:
+        decoder.fail(
+            "upstream_error",
+            f"The upstream connection broke in the middle of the stream ({type(e).__name__}).",
+        )
+    else:
+        if not decoder.finished_cleanly:
+            decoder.fail("upstream_error", "The upstream closed the stream before it ended.")
+
+
+async def _read_json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
+    try:
+        raw = await resp.read()
+    except TimeoutError:
+        raise UpstreamTimeout("The upstream did not finish its answer in time.") from None
+    except aiohttp.ClientError as e:
+        raise UpstreamUnavailable(f"The upstream connection broke: {e}") from None
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamUnavailable(
+            "The upstream answered with something that is not JSON."
+        ) from None
+    if not isinstance(obj, dict) or obj.get("type") != "message":
+        raise UpstreamUnavailable("The upstream answered with JSON that is not a message.")
+    return obj

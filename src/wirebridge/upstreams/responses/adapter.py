@@ -1,0 +1,162 @@
+"""The Responses upstream: the I/O around the pure encode/decode of this package."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+
+from wirebridge.errors import UpstreamTimeout, UpstreamUnavailable
+from wirebridge.hub.request import HubRequest
+from wirebridge.transport.http import post_json
+from wirebridge.transport.sse import iter_sse
+from wirebridge.upstreams.responses import ResponsesSettings
+from wirebridge.upstreams.responses.request import encode_request
+from wirebridge.upstreams.responses.stream import ResponsesStreamDecoder
+
+if TYPE_CHECKING:
+    from wirebridge.config.model import ProviderConfig
+    from wirebridge.engine.routing import Route
+    from wirebridge.upstreams.registry import CallContext
+
+log = logging.getLogger("wirebridge")
+Event = dict[str, Any]
+API = "responses"
+
+
+class ResponsesCall:
+    """One request to a Responses upstream. ``open`` sends it and raises what the upstream
+    refused (the client has seen nothing yet); ``batches`` then yields hub events, one list per
+    upstream event that causes any, and ends a broken stream as a failure instead of raising."""
+
+    def __init__(self, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> None:
+        self._req, self._route, self._stream, self._ctx = req, route, stream, ctx
+        settings = route.provider.sections.get(API)
+        self._settings = settings if isinstance(settings, ResponsesSettings) else None
+        self.family = family_of(route.provider)
+        self._decoder = ResponsesStreamDecoder(ctx.seal, self.family)
+        self._resp: aiohttp.ClientResponse | None = None
+
+    @classmethod
+    def create(cls, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> ResponsesCall:
+        return cls(req, route, stream, ctx)
+
+    @property
+    def upstream_id(self) -> str | None:
+        """The upstream's own id of this response, once it has said it."""
+        return self._decoder.upstream_id
+
+    async def open(self) -> None:
+        route, provider = self._route, self._route.provider
+        url, auth, model = placement(provider, route.api_key, route.upstream_model)
+        stateful = self._settings is not None and self._settings.stateful
+        body = encode_request(self._req, model, self._stream, family=self.family, stateful=stateful)
+        headers = {"Content-Type": "application/json", **provider.headers, **auth}
+        if self._stream:
+            headers["Accept"] = "text/event-stream"
+        self._resp = await post_json(
+            self._ctx.session,
+            url,
+            body,
+            headers,
+            timeout=self._ctx.timeout,
+            stream=self._stream,
+            connect_timeout=provider.connect_timeout,
+            total_timeout=provider.total_timeout,
+            proxy=provider.proxy,
+        )
+
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        resp, decoder = self._resp, self._decoder
+        assert resp is not None, "open() first"
+        try:
+            if self._stream and resp.content_type == "text/event-stream":
+                async for batch in _pump(resp, decoder):
+                    yield batch
+            else:  # asked for JSON, or a host that answers JSON whatever it was asked
+                yield decoder.response_events(await _read_json(resp))
+            tail = decoder.finish()
+            if tail:
+                yield tail
+        finally:
+            resp.close()
+
+    def close(self) -> None:
+        if self._resp is not None:
+            self._resp.close()
+
+
+def family_of(provider: ProviderConfig) -> str:
+    """Whose reasoning blobs this provider may be sent: its ``responses.family``, else its name."""
+    settings = provider.sections.get(API)
+    if isinstance(settings, ResponsesSettings) and settings.family:
+        return settings.family
+    return provider.name
+
+
+def placement(
+    provider: ProviderConfig, api_key: str | None, model: str
+) -> tuple[str, dict[str, str], str]:
+    """URL, authentication headers and body model of a call: a provider section with a ``place``
+    method (``azure:``) decides them, else ``{base_url}/responses`` with a Bearer key."""
+    for section in provider.sections.values():
+        place = getattr(section, "place", None)
+        if place is not None:
+            url, auth, placed_model = place(API, provider.base_url, api_key, model)
+            return url, auth, placed_model
+    auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return provider.base_url + "/responses", auth, model
+
+
+async def _pump(
+    resp: aiohttp.ClientResponse, decoder: ResponsesStreamDecoder
+) -> AsyncIterator[list[Event]]:
+    """The one async loop over an upstream stream: bytes → SSE → event → hub events."""
+    try:
+        async for name, data in iter_sse(resp.content):
+            if data == b"[DONE]":
+                break
+            try:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                decoder.fail(
+                    "upstream_error", f"The upstream sent a malformed event: {data[:200]!r}"
+                )
+                return
+            if not isinstance(event, dict):
+                continue
+            if "type" not in event and name:
+                event["type"] = name.decode("utf-8", "replace")
+            batch = decoder.feed(event)
+            if batch:
+                yield batch
+            if decoder.finished_cleanly:
+                break  # nothing after the terminal event matters
+    except TimeoutError:
+        decoder.fail("upstream_timeout", "The upstream stopped sending before the stream ended.")
+    except aiohttp.ClientError as e:
+        decoder.fail(
+            "upstream_error",
+            f"The upstream connection broke in the middle of the stream ({type(e).__name__}).",
+        )
+
+
+async def _read_json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
+    try:
+        raw = await resp.read()
+    except TimeoutError:
+        raise UpstreamTimeout("The upstream did not finish its answer in time.") from None
+    except aiohttp.ClientError as e:
+        raise UpstreamUnavailable(f"The upstream connection broke: {e}") from None
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamUnavailable(
+            "The upstream answered with something that is not JSON."
+        ) from None
+    if not isinstance(obj, dict):
+        raise UpstreamUnavailable("The upstream answered with JSON that is not an object.")
+    return obj
