@@ -263,11 +263,6 @@ async def test_chained_compaction_item_on_the_same_instance() -> None:
     assert summary_text(follow.input[0]) == SUMMARY_PREFIX + "S"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/history.py replayable() unseals only reasoning items: a compaction item read "
-    "back from the store has no summary (fix: also unseal type 'compaction')",
-)
 async def test_chained_compaction_item_on_another_instance() -> None:
     follow = await _continue_after("fresh")
     assert summary_text(follow.input[0]) == SUMMARY_PREFIX + "S"

@@ -52,11 +52,11 @@ class History:
 
 
 def replayable(output: list[Item], open_blob: Any) -> list[Item]:
-    """Output items as later turns replay them: reasoning items carry their unsealed provider
+    """Items as later turns replay them: reasoning and compaction items carry their unsealed
     data (as a decoded client item would), on a copy — the client's item is never touched."""
     out = []
     for item in output:
-        if item.get("type") == "reasoning" and item.get("encrypted_content"):
+        if item.get("type") in ("reasoning", "compaction") and item.get("encrypted_content"):
             pd = open_blob(item["encrypted_content"])
             if pd is not None:
                 item = {**item, "_provider": pd}
