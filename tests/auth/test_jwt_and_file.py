@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fake_chatgpt import make_jwt
 from wirebridge.auth import chatgpt
 from wirebridge.auth.chatgpt import (
     ChatGPTAuthError,
@@ -23,7 +24,6 @@ from wirebridge.auth.chatgpt import (
     read_auth_file,
     write_auth_file,
 )
-from tests.support.fake_chatgpt import make_jwt
 
 AUTH = "https://api.openai.com/auth"
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
+from tests.support.fake_chatgpt import FakeChatGPT
 from wirebridge.auth.chatgpt import CODEX_CLIENT_ID, ChatGPTAuthError
 from wirebridge.auth.pkce import (
     LoginFlow,
@@ -21,7 +22,6 @@ from wirebridge.auth.pkce import (
     generate_state,
     login,
 )
-from tests.support.fake_chatgpt import FakeChatGPT
 
 
 def test_s256_challenge_matches_rfc7636_appendix_b() -> None:
@@ -33,7 +33,9 @@ def test_generated_verifier_is_valid_and_fresh() -> None:
     a, b = generate_pkce(), generate_pkce()
     assert a.verifier != b.verifier
     assert 43 <= len(a.verifier) <= 128
-    assert set(a.verifier) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+    assert set(a.verifier) <= set(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+    )
     assert a.challenge == code_challenge(a.verifier)
     assert len(a.challenge) == 43 and "=" not in a.challenge
     assert generate_state() != generate_state()

@@ -13,8 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from wirebridge.auth.chatgpt import CODEX_CLIENT_ID, ChatGPTAuthError, TokenManager, jwt_expiry
 from tests.support.fake_chatgpt import FakeChatGPT
+from wirebridge.auth.chatgpt import CODEX_CLIENT_ID, ChatGPTAuthError, TokenManager, jwt_expiry
 
 
 @pytest.fixture

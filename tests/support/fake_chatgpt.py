@@ -255,6 +255,7 @@ class FakeChatGPT:
     account_id: str = ACCOUNT_ID
     token_ttl: float = 3600.0  # lifetime of access tokens the token endpoint issues
     refresh_delay: float = 0.0  # seconds the token endpoint takes to answer a refresh
+    refuse_all_tokens: bool = False  # the backend answers 401 whatever the token
     port: int | None = None
     backend_requests: list[Recorded] = field(default_factory=list)
     refresh_calls: list[Recorded] = field(default_factory=list)
@@ -360,7 +361,9 @@ class FakeChatGPT:
             self._script.extend(replies)
         return self
 
-    def issue_tokens(self, ttl: float | None = None, account_id: str | None = None) -> dict[str, Any]:
+    def issue_tokens(
+        self, ttl: float | None = None, account_id: str | None = None
+    ) -> dict[str, Any]:
         """A fresh token set, as the token endpoint would answer it."""
         account = account_id or self.account_id
         lifetime = self.token_ttl if ttl is None else ttl
@@ -426,6 +429,18 @@ class FakeChatGPT:
         """The next refreshes answer ``status`` with ``{"error": {"code", "message"}}``."""
         with self._lock:
             self._refresh_failure = (status, {"error": {"code": code, "message": message}})
+
+    def reset(self) -> None:
+        """Forget scripts, records and test switches (issued tokens stay valid)."""
+        with self._lock:
+            self._script.clear()
+            self._refresh_failure = None
+            for records in (self.backend_requests, self.refresh_calls, self.code_exchanges):
+                records.clear()
+            self.authorize_requests.clear()
+        self.refresh_delay = 0.0
+        self.refuse_all_tokens = False
+        self.token_ttl = 3600.0
 
     @property
     def pending(self) -> int:
@@ -559,7 +574,7 @@ class FakeChatGPT:
             issued = self._access.get(auth[7:])
         if issued is None:
             return "unknown access token"
-        if issued.revoked:
+        if issued.revoked or self.refuse_all_tokens:
             return "revoked access token"
         if issued.exp <= time.time():
             return "expired access token"

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -51,7 +52,6 @@ from aiohttp import web
 
 from tests.support.fake_chat import FakeChat, RecordedRequest
 from tests.support.fake_chat import Reply as ChatReply
-from tests.support.fake_chat import _frames as chat_frames
 
 __all__ = [
     "FakeResponses",
@@ -363,7 +363,8 @@ class FakeResponses(FakeChat):
             return web.json_response(err, status=500)
         assert isinstance(reply, Reply), f"a Responses request got {reply!r}"
         if reply.kind in ("error", "raw_json"):
-            return web.json_response(reply.body, status=reply.http_status, headers=reply.headers)
+            headers = dict(reply.headers)
+            return web.json_response(reply.body, status=reply.http_status, headers=headers)
         with self._lock:
             self.effective_inputs.append(full_input)
         if reply.kind == "raw_events":
@@ -421,6 +422,15 @@ class FakeResponses(FakeChat):
                 "invalid_encrypted_content",
                 f"input[{i}].encrypted_content",
             )
+
+    def render(
+        self, reply: Reply, body: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The Response object and the SSE events (as dicts) this fake would send for ``body``
+        (default: asking for encrypted reasoning); no server needed."""
+        body = body if body is not None else {"model": "m", "include": [ENCRYPTED]}
+        resp = self._response(body, reply)
+        return resp, [json.loads(f.split(b"data: ", 1)[1]) for f in _events(body, reply, resp)]
 
     def _response(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         include = body.get("include") or []
@@ -496,8 +506,6 @@ def _frame(event: Any) -> bytes:
         return event
     if isinstance(event, str):
         return event.encode()
-    import json
-
     data = json.dumps(event, separators=(",", ":"))
     return f"event: {event.get('type')}\ndata: {data}\n\n".encode()
 
@@ -543,9 +551,7 @@ class _Stream:
                 self.emit("response.reasoning_summary_part.done", **b, part=part)
         elif kind == "function_call":
             self.deltas("response.function_call_arguments.delta", item["arguments"], base)
-            self.emit(
-                "response.function_call_arguments.done", **base, arguments=item["arguments"]
-            )
+            self.emit("response.function_call_arguments.done", **base, arguments=item["arguments"])
         elif kind == "custom_tool_call":
             self.deltas("response.custom_tool_call_input.delta", item["input"], base)
             self.emit("response.custom_tool_call_input.done", **base, input=item["input"])
@@ -562,8 +568,7 @@ def _added(item: dict[str, Any]) -> dict[str, Any]:
     elif kind == "function_call":
         added.update(arguments="", status="in_progress")
     elif kind == "custom_tool_call":
-        added.update(input="")
-        added.pop("status", None)
+        added.update(input="", status="in_progress")
     return added
 
 

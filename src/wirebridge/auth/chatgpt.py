@@ -341,7 +341,9 @@ class TokenManager:
             "grant_type": "refresh_token",
             "refresh_token": tokens.refresh_token,
         }
-        answer = await post_token_request(session, self.token_url, json_body=body, timeout=self.timeout)
+        answer = await post_token_request(
+            session, self.token_url, json_body=body, timeout=self.timeout
+        )
         data = auth_file_data(answer, self._data)
         try:
             write_auth_file(self.path, data)
@@ -416,7 +418,9 @@ def _token_error(status: int, obj: object, raw: bytes) -> ChatGPTAuthError:
         return ChatGPTAuthError(
             f"The ChatGPT token could not be refreshed: {reason}; {RELOGIN_HINT}.", permanent=True
         )
-    detail = message if isinstance(message, str) and message else raw[:300].decode("utf-8", "replace")
+    detail = (
+        message if isinstance(message, str) and message else raw[:300].decode("utf-8", "replace")
+    )
     return ChatGPTAuthError(
         f"The token endpoint answered HTTP {status}"
         + (f" ({code})" if code else "")

@@ -20,6 +20,8 @@ import base64
 import hashlib
 import html
 import secrets
+import socket
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +162,19 @@ def _page(status: int, title: str, text: str) -> web.Response:
     return web.Response(status=status, text=body, content_type="text/html")
 
 
+def _listen(port: int) -> socket.socket:
+    """A socket bound to 127.0.0.1:``port`` only (never another interface)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if sys.platform != "win32":  # a previous sign-in's closed connections must not block
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class LoginFlow:
     """One sign-in: ``start()`` binds the callback server and returns the authorize URL;
     ``wait()`` returns the written ``auth.json`` content once the callback has been handled."""
@@ -180,18 +195,16 @@ class LoginFlow:
         app.router.add_get(CALLBACK_PATH, self._callback)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.settings.port)
         try:
-            await site.start()
+            sock = _listen(self.settings.port)
         except OSError as e:
             await self.close()
             raise ChatGPTAuthError(
                 f"Cannot listen on 127.0.0.1:{self.settings.port} for the sign-in callback: "
                 f"{e.strerror or e}"
             ) from None
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+        self.port = sock.getsockname()[1]
         self.redirect_uri = f"http://localhost:{self.port}{CALLBACK_PATH}"
         authorize, _ = self.settings.endpoints()
         return authorize_url(

@@ -50,6 +50,7 @@ from wirebridge.config.values import (
     sequence,
     string,
 )
+from wirebridge.ratelimit.settings import parse_rate_limits
 
 APIS = ("chat", "responses", "messages", "chatgpt")  # upstream protocols a provider may speak
 REASONING_OUTPUTS = ("summary", "text")
@@ -61,6 +62,7 @@ _SERVER_KEYS = (
     *("secret_key", "key_file", "drop_tool_types", "reasoning_output", "event_dialect"),
     "websocket_history",
     "background_lease",
+    *("rate_limits", "metrics_public"),
 )
 _STORE_KEYS = ("backend", "url", "path", "ttl_days")
 STORE_BACKENDS = ("sqlite", "postgres", "redis", "memory")
@@ -220,6 +222,8 @@ def _server(raw: object, at: Where, base_dir: Path) -> ServerConfig:
         websocket_history=optional(
             data, at, "websocket_history", lambda v, w: integer(v, w, 0), default.websocket_history
         ),
+        rate_limits=optional(data, at, "rate_limits", parse_rate_limits, default.rate_limits),
+        metrics_public=optional(data, at, "metrics_public", _flag, default.metrics_public),
     )
 
 
@@ -264,6 +268,15 @@ def _store_url(value: object, at: Where, backend: str, schemes: tuple[str, ...])
 
 def _ttl_days(value: object, at: Where) -> int:
     return integer(value, at, 1)
+
+
+def _flag(value: object, at: Where) -> bool:
+    """A boolean; also the strings true/false, which is what ``$VAR`` expansion produces."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise at.error(f"must be true or false, got {value!r}")
+    return value
 
 
 def _byte_count(value: object, at: Where) -> int:

@@ -56,6 +56,25 @@ class ModelRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Requests per minute and per day, tokens per minute; ``None``: no such limit."""
+
+    rpm: int | None = None
+    rpd: int | None = None
+    tpm: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    """``server.rate_limits`` (``wirebridge.ratelimit``): off unless a limit is given."""
+
+    per_key: RateLimits = field(default_factory=RateLimits)
+    per_ip: RateLimits = field(default_factory=RateLimits)  # tpm is counted per key only
+    storage: str = "memory"  # memory (one instance) | redis (shared by instances)
+    redis_url: str | None = None  # for storage: redis
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8765
@@ -73,6 +92,8 @@ class ServerConfig:
     # Seconds a background run's lease lasts: an instance that dies leaves its runs to be
     # marked failed by another instance within about this long.
     background_lease: float = 30.0
+    rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
+    metrics_public: bool = False  # /metrics without a client key even when keys are required
 
 
 @dataclass(frozen=True, slots=True)

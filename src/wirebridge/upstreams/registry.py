@@ -52,5 +52,9 @@ def _load_builtin() -> None:
 
     register("responses", ResponsesCall.create)
 
+    from wirebridge.upstreams.codex.adapter import ChatGPTCall
+
+    register("chatgpt", ChatGPTCall.create)
+
 
 _load_builtin()

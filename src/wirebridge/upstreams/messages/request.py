@@ -11,8 +11,8 @@
 * reasoning effort → ``thinking`` (see the package docstring for the modes); ``max_tokens`` is
   raised above the budget when it is not. Anthropic refuses thinking with a forced tool choice
   and on a tool-use turn whose assistant message does not open with the thinking it was made
-  with (history from another model); the effort is then not asked for. ``temperature`` is not
-  sent with thinking (Anthropic refuses it).
+  with (history from another model); the effort is then not asked for. ``temperature`` and
+  ``top_k`` are not sent with thinking (Anthropic refuses them).
 * ``stop`` → ``stop_sequences``; ``temperature`` (capped at Anthropic's 1.0) and ``top_p``;
   ``user`` (or ``safety_identifier``) → ``metadata.user_id``; ``text.format`` json_schema →
   ``output_config.format``; ``service_tier`` auto/priority → auto, default/flex → standard_only.
@@ -196,3 +196,4 @@ def _drop_refused_with_thinking(body: Body) -> None:
     thinking = body.get("thinking")
     if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
         body.pop("temperature", None)
+        body.pop("top_k", None)

@@ -130,7 +130,7 @@ class MessagesStreamDecoder:
         if block.kind in ("thinking", "redacted"):
             self._close_current(out, block)
         elif block.kind == "tool_use" and _whole(block.args):
-            self._close_current(out)
+            self._close_current(out, block)  # (a tool without input gets {} streamed)
         # a text block's message stays open: the next text block continues it
 
     def _message_delta(self, event: dict[str, Any], out: list[Event]) -> None:
@@ -215,11 +215,12 @@ class MessagesStreamDecoder:
         item, self._current = self._current, None
         if item is None or item.closed:
             return
+        block = block or self._block_of(item)  # (still there when cut off before its stop)
         if not isinstance(item, ReasoningItem):
+            if block is not None and block.kind == "tool_use" and not block.args:
+                self._args(block, "{}", out)
             item.close(out, None, self._closing_status)
             return
-        if block is None:  # cut off before its block stopped
-            block = next((b for b in self._blocks.values() if b.item is item), _Block("thinking"))
         encrypted = self._sealed(item, block)
         if item.text():
             item.close(out, encrypted)
@@ -231,8 +232,11 @@ class MessagesStreamDecoder:
             done["encrypted_content"] = encrypted
         out.append({"type": "response.output_item.done", "output_index": item.index, "item": done})
 
-    def _sealed(self, item: ReasoningItem, block: _Block) -> str | None:
-        if self._seal is None:
+    def _block_of(self, item: OpenItem) -> _Block | None:
+        return next((b for b in self._blocks.values() if b.item is item), None)
+
+    def _sealed(self, item: ReasoningItem, block: _Block | None) -> str | None:
+        if self._seal is None or block is None:
             return None
         if block.kind == "redacted" and block.data:
             return self._seal(ProviderData(FAMILY, {"redacted": block.data}))
