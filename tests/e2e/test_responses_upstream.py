@@ -17,6 +17,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from openai._models import construct_type
 from openai.types.responses import Response
 
 from tests.e2e.codex_harness import CodexResult, run_codex
@@ -151,8 +152,8 @@ def stream(gw: Gateway, **kw: Any) -> tuple[list[dict[str, Any]], Any]:
     ):
         sdk_types = [e.type for e in s]
     events, _ = parse_sse(bytes(rec.bodies[-1]))
-    # (the SDK's own get_final_response() knows only response.completed)
-    final = Response.model_validate(events[-1]["response"])
+    # (the SDK's get_final_response() knows only response.completed; build it as the SDK does)
+    final = construct_type(type_=Response, value=events[-1]["response"])
     assert [e["type"] for e in events] == sdk_types
     for event in events:
         validate_event(event)
@@ -358,11 +359,21 @@ def test_rate_limit_keeps_status_and_retry_after(
 
 def test_failed_stream_ends_with_response_failed(gw: Gateway, fake: FakeResponses) -> None:
     fake.script(Reply.text("partial", stream_error={"code": "server_error", "message": "boom"}))
-    events, final = stream(gw, input="x")
-    assert events[-1]["type"] == "response.failed"
-    assert events[-2]["type"] == "error" and events[-2]["message"] == "boom"
-    assert final.error is not None and final.error.message == "boom"
-    assert final.status == "failed"
+    # (the SDK raises at the error event, as it should: read the raw stream)
+    resp = httpx2.post(
+        gw.url("/v1/responses"),
+        json={"model": MODEL, "input": "x", "stream": True},
+        headers={"Authorization": "Bearer k"},
+        timeout=30,
+    )
+    events, _ = parse_sse(resp.content)
+    for event in events:
+        validate_event(event)
+    final = check_event_order(events)
+    assert [e["type"] for e in events[-2:]] == ["error", "response.failed"]
+    assert events[-2]["message"] == "boom"
+    assert final["error"] == {"code": "server_error", "message": "boom"}
+    assert [o["type"] for o in final["output"]] == ["message"]  # what came before the failure
 
 
 def test_previous_response_id_is_emulated_from_the_gateways_store(

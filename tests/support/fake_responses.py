@@ -368,13 +368,13 @@ class FakeResponses(FakeChat):
         with self._lock:
             self.effective_inputs.append(full_input)
         if reply.kind == "raw_events":
-            return await self._sse(request, rec, reply, [_frame(e) for e in reply.events])
+            return await self._send_events(request, rec, reply, [_frame(e) for e in reply.events])
         resp = self._response(body, reply)
         if body.get("store", True) is not False and self.stateful:
             self.stored[resp["id"]] = (full_input, resp["output"])
         if not body.get("stream"):
             return web.json_response(resp)
-        return await self._sse(request, rec, reply, _events(body, reply, resp))
+        return await self._send_events(request, rec, reply, _events(body, reply, resp))
 
     def _check(self, body: dict[str, Any]) -> list[Any]:
         """Refuse what OpenAI would; return the whole input the model sees."""
@@ -474,7 +474,7 @@ class FakeResponses(FakeChat):
             "metadata": body.get("metadata") or {},
         }
 
-    async def _sse(
+    async def _send_events(
         self, request: web.Request, rec: RecordedRequest, reply: Reply, frames: list[bytes]
     ) -> web.StreamResponse:
         resp = web.StreamResponse(

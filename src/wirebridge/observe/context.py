@@ -174,7 +174,8 @@ def asked(model: str | None) -> None:
     """Handler hook: the model the client asked for (before any mapping)."""
     ctx = CURRENT.get(None)
     if ctx is not None and isinstance(model, str):
-        ctx.model = model
+        # A client's string goes into log lines: keep it short and on one line.
+        ctx.model = model if len(model) <= 200 and model.isprintable() else repr(model[:200])
 
 
 def failed(err: GatewayError) -> None:
@@ -195,8 +196,10 @@ async def ws_turn(work: Coroutine[Any, Any, None]) -> None:
     conn.turns += 1
     ctx = RequestContext(f"{conn.request_id}:{conn.turns}", "websocket", "WS", conn.path)
     ctx.bodies = conn.bodies
-    CURRENT.set(ctx)
-    ctx.span = tracing.start_request(ctx, None)
+    CURRENT.set(ctx)  # this task's own copy of the context: the connection's is untouched
+    logs.REQUEST_ID.set(ctx.request_id)
+    if tracing.TRACER is not None:
+        ctx.span = tracing.start_request(ctx, None, conn.span)
     try:
         await work
     except asyncio.CancelledError:
@@ -214,14 +217,12 @@ def report(ctx: RequestContext) -> None:
     elapsed = time.perf_counter() - ctx.started
     if ctx.span is not None:
         tracing.end_request(ctx)
+    log = logs.REQUEST_LOG
     if ctx.quiet:
-        logs.REQUEST_LOG.debug("%s %s -> %d", ctx.method, ctx.path, ctx.status)
-        return
-    if ctx.status == 101:  # an upgraded WebSocket connection: its turns were counted
-        logs.REQUEST_LOG.info(
-            "websocket closed after %d turns, %.0f s", ctx.turns, elapsed, extra={"wb_ctx": ctx}
-        )
-        return
-    metrics.METRICS.request(ctx, elapsed)
-    if logs.REQUEST_LOG.isEnabledFor(logging.INFO):
-        logs.summary(ctx, elapsed)
+        log.debug("%s %s -> %d", ctx.method, ctx.path, ctx.status)
+    elif ctx.status == 101:  # an upgraded WebSocket connection: its turns were counted
+        logs.websocket_closed(ctx, elapsed)
+    else:
+        metrics.METRICS.request(ctx, elapsed)
+        if log.isEnabledFor(logging.INFO):
+            logs.summary(ctx, elapsed)

@@ -19,6 +19,9 @@ be written once. The rules every backend follows:
   previous page), still in listing order; otherwise the page starts at the beginning of the
   window. ``has_more`` says whether the window held more than the page. An unknown cursor id
   gives an empty page.
+* **Client keys** (``KeyRecord``, managed by ``wirebridge keys``) have no owner and never expire.
+  A store holds a key's id and hash, never the key. ``revoke_key`` keeps the first revocation
+  time; nothing deletes a key, so a gateway that once had keys keeps requiring one.
 """
 
 from __future__ import annotations
@@ -89,6 +92,22 @@ class ItemPage:
     has_more: bool
 
 
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A managed client key as stored (``auth/keys.py`` makes and checks them)."""
+
+    id: str  # not secret: the key's first characters after "wb-"
+    key_hash: str  # hex SHA-256 of the whole key
+    created_at: int  # unix seconds
+    name: str | None = None
+    revoked_at: int | None = None  # unix seconds; None = in use
+    models: tuple[str, ...] | None = None  # the models it may use; None = every model
+    # Its own limits, replacing server.rate_limits.per_key's: None = that one, 0 = no limit.
+    rpm: int | None = None
+    rpd: int | None = None
+    tpm: int | None = None
+
+
 class ResponseStore(Protocol):
     """Stored responses, ``previous_response_id`` chains and background-mode bookkeeping."""
 
@@ -144,6 +163,21 @@ class ResponseStore(Protocol):
 
     async def ping(self) -> None:
         """Raise ``StoreError`` unless the backend answers."""
+        ...
+
+    async def put_key(self, key: KeyRecord) -> None:
+        """Insert ``key``, or replace the one with its id."""
+        ...
+
+    async def get_key(self, key_id: str) -> KeyRecord | None: ...
+
+    async def list_keys(self) -> list[KeyRecord]:
+        """Every key, revoked ones too, oldest first (then by id)."""
+        ...
+
+    async def revoke_key(self, key_id: str, at: int | None = None) -> bool:
+        """Mark the key revoked at ``at`` (default now) unless it already is; ``False`` if
+        there is no such key."""
         ...
 
     async def close(self) -> None: ...

@@ -8,7 +8,7 @@ dict after ``put`` cannot change what was stored.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -16,6 +16,7 @@ import orjson
 from wirebridge.store.base import (
     MAX_CHAIN,
     ItemPage,
+    KeyRecord,
     Order,
     StoredResponse,
     is_stale,
@@ -43,6 +44,7 @@ class _Row:
 class MemoryStore:
     def __init__(self) -> None:
         self._rows: dict[str, _Row] = {}
+        self._keys: dict[str, KeyRecord] = {}  # frozen records: stored as they are
 
     def _visible(self, id: str, owner: str) -> _Row | None:
         row = self._rows.get(id)
@@ -165,5 +167,24 @@ class MemoryStore:
     async def ping(self) -> None:
         return None
 
+    async def put_key(self, key: KeyRecord) -> None:
+        self._keys[key.id] = key
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        return self._keys.get(key_id)
+
+    async def list_keys(self) -> list[KeyRecord]:
+        return sorted(self._keys.values(), key=lambda key: (key.created_at, key.id))
+
+    async def revoke_key(self, key_id: str, at: int | None = None) -> bool:
+        key = self._keys.get(key_id)
+        if key is None:
+            return False
+        if key.revoked_at is None:
+            when = int(time.time()) if at is None else at
+            self._keys[key_id] = replace(key, revoked_at=when)
+        return True
+
     async def close(self) -> None:
         self._rows.clear()
+        self._keys.clear()

@@ -22,6 +22,7 @@ import orjson
 from wirebridge.store import sql
 from wirebridge.store.base import (
     ItemPage,
+    KeyRecord,
     Order,
     StoredResponse,
     StoreError,
@@ -215,6 +216,25 @@ class PostgresStore:
     async def ping(self) -> None:
         with _errors(self._where, "ping"):
             await self._pool.fetchval("SELECT 1")
+
+    async def put_key(self, key: KeyRecord) -> None:
+        with _errors(self._where, "put_key"):
+            await self._pool.execute(sql.UPSERT_KEY, *sql.key_row(key))
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        with _errors(self._where, "get_key"):
+            row = await self._pool.fetchrow(sql.SELECT_KEY, key_id)
+        return None if row is None else sql.key_from_row(tuple(row))
+
+    async def list_keys(self) -> list[KeyRecord]:
+        with _errors(self._where, "list_keys"):
+            rows = await self._pool.fetch(sql.SELECT_KEYS)
+        return [sql.key_from_row(tuple(row)) for row in rows]
+
+    async def revoke_key(self, key_id: str, at: int | None = None) -> bool:
+        when = int(time.time()) if at is None else at
+        with _errors(self._where, "revoke_key"):
+            return _count(await self._pool.execute(sql.REVOKE_KEY, key_id, when)) > 0
 
     async def close(self) -> None:
         """Wait for connections in use to come back, then close; past ``CLOSE_TIMEOUT`` (a

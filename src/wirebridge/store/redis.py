@@ -10,6 +10,9 @@ Keys (``P`` = the prefix, ``wirebridge:`` by default):
   response's expiry.
 * ``P expiry`` — sorted set of ids by ``expires_at``, for ``gc(now)`` at any ``now``.
 * ``P active`` — set of ids that are queued or in progress, for ``recover``.
+* ``P key:<id>`` — hash of a managed client key: ``hash``, ``name``, ``created``, ``revoked``,
+  ``models`` (JSON list; ``""`` = every model), ``rpm``, ``rpd``, ``tpm``; no expiry.
+* ``P keys`` — sorted set of client key ids by ``created``, for ``list_keys``.
 
 ``history`` walks the chain inside one Lua script (one round trip for any length), and every
 check-then-write (delete, events, lease, cancel, recover) is a script, so it is atomic. Scripts
@@ -34,6 +37,7 @@ from wirebridge.store.base import (
     MAX_CHAIN,
     RECOVER_GRACE,
     ItemPage,
+    KeyRecord,
     Order,
     StoredResponse,
     StoreError,
@@ -143,6 +147,16 @@ return #ids
 """
 
 
+_REVOKE_KEY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local revoked = redis.call('HGET', KEYS[1], 'revoked')
+if not revoked or revoked == '' then redis.call('HSET', KEYS[1], 'revoked', ARGV[1]) end
+return 1
+"""
+
+_KEY_FIELDS = ("hash", "name", "created", "revoked", "models", "rpm", "rpd", "tpm")
+
+
 class RedisStore:
     """Open with ``await RedisStore.open(url)``; ``close()`` when done."""
 
@@ -161,6 +175,8 @@ class RedisStore:
         self._recover_scan = client.register_script(_RECOVER_SCAN)
         self._fail = client.register_script(_FAIL)
         self._gc = client.register_script(_GC)
+        self._keys = f"{prefix}keys"
+        self._revoke_key = client.register_script(_REVOKE_KEY)
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = PREFIX) -> RedisStore:
@@ -336,6 +352,48 @@ class RedisStore:
         with self._errors("ping"):
             await self._r.ping()
 
+    def _key(self, key_id: str) -> str:
+        return f"{self.prefix}key:{key_id}"
+
+    async def put_key(self, key: KeyRecord) -> None:
+        fields = {
+            "hash": key.key_hash,
+            "name": key.name or "",
+            "created": key.created_at,
+            "revoked": "" if key.revoked_at is None else key.revoked_at,
+            "models": "" if key.models is None else orjson.dumps(list(key.models)),
+            "rpm": _number(key.rpm),
+            "rpd": _number(key.rpd),
+            "tpm": _number(key.tpm),
+        }
+        with self._errors("put_key"):
+            pipe: Any
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.hset(self._key(key.id), mapping=fields)
+                pipe.zadd(self._keys, {key.id: key.created_at})
+                await pipe.execute()
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        with self._errors("get_key"):
+            values = await self._r.hmget(self._key(key_id), list(_KEY_FIELDS))
+        return _key_record(key_id, values)
+
+    async def list_keys(self) -> list[KeyRecord]:
+        with self._errors("list_keys"):
+            ids = [id.decode() for id in await self._r.zrange(self._keys, 0, -1)]
+            pipe: Any
+            async with self._r.pipeline(transaction=False) as pipe:
+                for key_id in ids:
+                    pipe.hmget(self._key(key_id), list(_KEY_FIELDS))
+                rows = await pipe.execute() if ids else []
+        found = (_key_record(key_id, values) for key_id, values in zip(ids, rows, strict=True))
+        return [key for key in found if key is not None]
+
+    async def revoke_key(self, key_id: str, at: int | None = None) -> bool:
+        when = int(time.time()) if at is None else at
+        with self._errors("revoke_key"):
+            return bool(await self._revoke_key(keys=[self._key(key_id)], args=[when]))
+
     async def close(self) -> None:
         await self._r.aclose()
 
@@ -346,3 +404,29 @@ class RedisStore:
         except (RedisError, OSError) as exc:
             reason = str(exc) or type(exc).__name__
             raise StoreError(f"redis store {self._where}: {op}: {reason}") from exc
+
+
+def _number(value: int | None) -> int | str:
+    return "" if value is None else value
+
+
+def _key_record(key_id: str, values: list[bytes | None]) -> KeyRecord | None:
+    """``HMGET`` of ``_KEY_FIELDS`` → the record; ``None`` if the hash does not exist."""
+    key_hash, name, created, revoked, models, rpm, rpd, tpm = values
+    if key_hash is None or created is None:
+        return None
+
+    def optional_int(raw: bytes | None) -> int | None:
+        return int(raw) if raw else None
+
+    return KeyRecord(
+        id=key_id,
+        key_hash=key_hash.decode(),
+        created_at=int(created),
+        name=name.decode() if name else None,
+        revoked_at=optional_int(revoked),
+        models=tuple(orjson.loads(models)) if models else None,
+        rpm=optional_int(rpm),
+        rpd=optional_int(rpd),
+        tpm=optional_int(tpm),
+    )

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from wirebridge.store.base import MAX_CHAIN, RECOVER_GRACE, Window
+from wirebridge.store.base import MAX_CHAIN, RECOVER_GRACE, KeyRecord, Window
 
 # A big position bound instead of NULL keeps one statement for every window shape.
 _NO_LIMIT = 2**31 - 1
@@ -111,6 +111,27 @@ MARK_FAILED = "UPDATE responses SET status = 'failed', response = $2 WHERE id = 
 
 GC = "DELETE FROM responses WHERE expires_at IS NOT NULL AND expires_at <= $1"
 
+_KEY_COLUMNS = "id, name, key_hash, created_at, revoked_at, models, rpm, rpd, tpm"
+
+UPSERT_KEY = f"""
+INSERT INTO client_keys ({_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (id) DO UPDATE SET
+    name = excluded.name,
+    key_hash = excluded.key_hash,
+    created_at = excluded.created_at,
+    revoked_at = excluded.revoked_at,
+    models = excluded.models,
+    rpm = excluded.rpm,
+    rpd = excluded.rpd,
+    tpm = excluded.tpm
+"""
+
+SELECT_KEY = f"SELECT {_KEY_COLUMNS} FROM client_keys WHERE id = $1"
+
+SELECT_KEYS = f"SELECT {_KEY_COLUMNS} FROM client_keys ORDER BY created_at, id"
+
+REVOKE_KEY = "UPDATE client_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1"
+
 SELECT_VERSION = "SELECT MAX(version) FROM wirebridge_schema"
 
 RECORD_VERSION = "INSERT INTO wirebridge_schema (version, name, applied_at) VALUES ($1, $2, $3)"
@@ -180,3 +201,34 @@ def assemble_history(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]] | No
 
 def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def key_row(key: KeyRecord) -> tuple[Any, ...]:
+    """``client_keys`` row for ``key``, in ``_KEY_COLUMNS`` order."""
+    models = None if key.models is None else dumps(list(key.models))
+    return (
+        key.id,
+        key.name,
+        key.key_hash,
+        key.created_at,
+        key.revoked_at,
+        models,
+        key.rpm,
+        key.rpd,
+        key.tpm,
+    )
+
+
+def key_from_row(row: Sequence[Any]) -> KeyRecord:
+    id, name, key_hash, created_at, revoked_at, models, rpm, rpd, tpm = row
+    return KeyRecord(
+        id=id,
+        name=name,
+        key_hash=key_hash,
+        created_at=created_at,
+        revoked_at=revoked_at,
+        models=None if models is None else tuple(orjson.loads(models)),
+        rpm=rpm,
+        rpd=rpd,
+        tpm=tpm,
+    )

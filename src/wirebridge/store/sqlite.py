@@ -30,6 +30,7 @@ import orjson
 from wirebridge.store import sql
 from wirebridge.store.base import (
     ItemPage,
+    KeyRecord,
     Order,
     StoredResponse,
     StoreError,
@@ -261,6 +262,25 @@ class SQLiteStore:
 
     async def ping(self) -> None:
         await self._read(self._fetch, "SELECT 1", ())
+
+    async def put_key(self, key: KeyRecord) -> None:
+        await self._write(self._exec, sql.UPSERT_KEY, sql.key_row(key))
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        rows = await self._read(self._fetch, sql.SELECT_KEY, (key_id,))
+        return sql.key_from_row(rows[0]) if rows else None
+
+    async def list_keys(self) -> list[KeyRecord]:
+        rows = await self._read(self._fetch, sql.SELECT_KEYS, ())
+        return [sql.key_from_row(row) for row in rows]
+
+    async def revoke_key(self, key_id: str, at: int | None = None) -> bool:
+        when = int(time.time()) if at is None else at
+        return await self._write(self._revoke_key, key_id, when)
+
+    def _revoke_key(self, key_id: str, at: int) -> bool:
+        with _transaction(self._w):
+            return self._w.execute(_q(sql.REVOKE_KEY), (key_id, at)).rowcount > 0
 
     async def close(self) -> None:
         if self._closed:

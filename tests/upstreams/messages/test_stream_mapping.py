@@ -270,6 +270,17 @@ ROWS = [
     ),
     R(
         Row(
+            [start(), *tool_block(0, "toolu_01A", "get_weather", done=False), *end("max_tokens")],
+            [fcall("toolu_01A", "{}", status="incomplete")],
+            status="incomplete",
+            incomplete="max_output_tokens",
+            usage=USAGE_OUT,
+            same_as_json=False,
+        ),
+        "max_tokens_before_any_input_is_an_incomplete_call",
+    ),
+    R(
+        Row(
             [start(), *text_block(0, "Long"), *end("model_context_window_exceeded")],
             [message(text("Long"), status="incomplete")],
             status="incomplete",
