@@ -204,3 +204,21 @@ async def test_file_changes_are_seen_without_restart(
     tokens = await tm.current(session)
     assert tokens.access_token == second["access_token"] != first.access_token
     assert tokens.account_id == "acct-other"
+
+
+async def test_tokens_shorter_lived_than_the_margin_do_not_cause_a_refresh_storm(
+    fake: FakeChatGPT,
+    tmp_path: Path,
+    session: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = tmp_path / "auth.json"
+    fake.write_auth_file(path, ttl=100)
+    fake.token_ttl = 120  # every token the endpoint issues is due at once (margin 300)
+    tm = manager(fake, path)
+    first = await tm.current(session)
+    with caplog.at_level(logging.WARNING, "wirebridge.auth"):
+        for _ in range(5):
+            assert (await tm.current(session)).access_token == first.access_token
+    assert len(fake.refresh_calls) == 1
+    assert caplog.text.count("lower refresh_margin_seconds") == 1

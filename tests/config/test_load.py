@@ -355,7 +355,7 @@ ERRORS = [
         "server: {listen_address: ':1'}",
         {},
         "server.listen_address",
-        "allowed keys: background_lease, drop_tool_types",
+        "did you mean 'listen_addr'",
     ),
     ("providers: {p: {base_ulr: http://h}}", {}, "providers.p.base_ulr", "did you mean 'base_url'"),
     ("models: [{model: m, provder: p}]", {}, "models[0].provder", "allowed keys: balance"),

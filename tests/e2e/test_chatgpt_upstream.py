@@ -162,6 +162,39 @@ def test_tool_call_turn_and_session_id_from_prompt_cache_key(
     assert req.body["tools"][0]["name"] == "get_weather"
 
 
+def test_reasoning_is_sealed_for_the_client_and_unsealed_for_the_backend(
+    fake: FakeChatGPT, start: Callable[..., tuple[Gateway, Path]]
+) -> None:
+    """store: false upstream: the next turn replays the reasoning item, whose blob the client
+    only ever sees sealed by the gateway; the backend gets its own blob and item id back."""
+    gw, _ = start()
+    fake.script(CodexReply.message("4", reasoning="adding"), CodexReply.message("8"))
+    with client(gw) as c:
+        first = c.responses.create(
+            model=MODEL,
+            input="2+2?",
+            reasoning={"effort": "low", "summary": "auto"},
+            include=["reasoning.encrypted_content"],
+            store=False,
+        )
+        (rs,) = [o for o in first.output if o.type == "reasoning"]
+        assert rs.summary[0].text == "adding"
+        assert rs.encrypted_content and not rs.encrypted_content.startswith("enc_")
+        history = [o.model_dump(exclude_none=True) for o in first.output]
+        second = c.responses.create(
+            model=MODEL,
+            input=[*history, {"role": "user", "content": "times two?"}],  # type: ignore[list-item]
+            reasoning={"effort": "low"},
+            store=False,
+        )
+    assert second.output_text == "8"
+    replayed = [i for i in fake.backend_requests[1].body["input"] if i.get("type") == "reasoning"]
+    original = fake.backend_requests[0]
+    assert original.body["include"] == ["reasoning.encrypted_content"]
+    (item,) = replayed
+    assert item["encrypted_content"] == f"enc_{item['id']}"  # the backend's own blob and id
+
+
 # -- tokens ------------------------------------------------------------------------------------
 
 

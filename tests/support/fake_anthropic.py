@@ -14,9 +14,10 @@ wire format of Anthropic's API reference (and of the ``anthropic`` SDK's types):
   "request_id"}``; a mid-stream failure is an ``event: error`` frame.
 
 Before answering, a request is checked the way Anthropic checks it (``check_request``): the
-``anthropic-version`` header and the key (``x-api-key``, or ``Authorization: Bearer``); ``max_tokens`` required; no unknown fields;
-strictly alternating roles; non-empty text blocks; every ``tool_use`` answered by a
-``tool_result`` first in the next user turn and no ``tool_result`` without its ``tool_use``;
+``anthropic-version`` header and the key (``x-api-key``, or ``Authorization: Bearer`` as the
+newest SDK sends it); ``max_tokens`` required; no unknown fields; strictly alternating roles;
+non-empty text blocks; every ``tool_use`` answered by a ``tool_result`` first in the next user
+turn and no ``tool_result`` without its ``tool_use``;
 thinking budgets below ``max_tokens``; no ``temperature``/``top_k``/forced tool choice with
 thinking; a tool-use turn continued with thinking must open with its thinking block; and
 thinking blocks must come back with a signature this server issued, over the same text. A
@@ -679,7 +680,7 @@ class FakeAnthropic:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     def close(self) -> None:
         loop = self._loop

@@ -99,10 +99,13 @@ class CodexReply:
     chunk_size: int | None = None
     status: int = 200
     body: Any = None
+    reasoning: str | None = None  # a reasoning item (summary + encrypted_content) first
 
     @classmethod
-    def message(cls, text: str, chunk_size: int | None = None) -> CodexReply:
-        return cls(kind="text", text=text, chunk_size=chunk_size)
+    def message(
+        cls, text: str, chunk_size: int | None = None, reasoning: str | None = None
+    ) -> CodexReply:
+        return cls(kind="text", text=text, chunk_size=chunk_size, reasoning=reasoning)
 
     @classmethod
     def tool_calls(cls, calls: list[tuple[str, str]]) -> CodexReply:
@@ -152,8 +155,10 @@ def _sse_events(reply: CodexReply, model: str) -> list[dict[str, Any]]:
         {"type": "response.in_progress", "response": dict(base)},
     ]
     output: list[dict[str, Any]] = []
+    if reply.reasoning is not None:
+        output.append(_reasoning_events(reply.reasoning, events))
     if reply.kind == "text":
-        output.append(_message_events(reply, events))
+        output.append(_message_events(reply, events, len(output)))
     for call_id, name, args in reply.calls:
         idx = len(output)
         item_id = f"fc_fake{next(_ids):05d}"
@@ -187,12 +192,36 @@ def _sse_events(reply: CodexReply, model: str) -> list[dict[str, Any]]:
     return events
 
 
-def _message_events(reply: CodexReply, events: list[dict[str, Any]]) -> dict[str, Any]:
+def _reasoning_events(summary: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """A reasoning item at output index 0 whose ``encrypted_content`` is ``enc_<item id>``."""
+    item_id = f"rs_fake{next(_ids):05d}"
+    at = {"item_id": item_id, "output_index": 0, "summary_index": 0}
+    added = {"id": item_id, "type": "reasoning", "summary": []}
+    events.append({"type": "response.output_item.added", "output_index": 0, "item": added})
+    part = {"type": "summary_text", "text": summary}
+    events += [
+        {"type": "response.reasoning_summary_part.added", **at, "part": {**part, "text": ""}},
+        {"type": "response.reasoning_summary_text.delta", **at, "delta": summary},
+        {"type": "response.reasoning_summary_text.done", **at, "text": summary},
+        {"type": "response.reasoning_summary_part.done", **at, "part": part},
+    ]
+    item = {**added, "summary": [part], "encrypted_content": f"enc_{item_id}"}
+    events.append({"type": "response.output_item.done", "output_index": 0, "item": item})
+    return item
+
+
+def _message_events(
+    reply: CodexReply, events: list[dict[str, Any]], index: int = 0
+) -> dict[str, Any]:
     item_id = f"msg_fake{next(_ids):05d}"
-    at = {"item_id": item_id, "output_index": 0}
+    at = {"item_id": item_id, "output_index": index}
     added = {"id": item_id, "type": "message", "status": "in_progress", "role": "assistant"}
     events.append(
-        {"type": "response.output_item.added", "output_index": 0, "item": {**added, "content": []}}
+        {
+            "type": "response.output_item.added",
+            "output_index": index,
+            "item": {**added, "content": []},
+        }
     )
     empty = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
     events.append({"type": "response.content_part.added", **at, "content_index": 0, "part": empty})
@@ -218,7 +247,7 @@ def _message_events(reply: CodexReply, events: list[dict[str, Any]]) -> dict[str
     part = {**empty, "text": reply.text}
     events.append({"type": "response.content_part.done", **at, "content_index": 0, "part": part})
     item = {**added, "status": "completed", "content": [part]}
-    events.append({"type": "response.output_item.done", "output_index": 0, "item": item})
+    events.append({"type": "response.output_item.done", "output_index": index, "item": item})
     return item
 
 

@@ -45,6 +45,7 @@ DEFAULT_ISSUER = "https://auth.openai.com"
 DEFAULT_TOKEN_URL = DEFAULT_ISSUER + "/oauth/token"
 CODEX_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"  # Codex CLI's public OAuth client
 DEFAULT_REFRESH_MARGIN = 300.0  # seconds before expiry at which a token is refreshed
+MIN_REFRESH_INTERVAL = 60.0  # seconds between refreshes made only because a token is due
 AUTH_CLAIMS = "https://api.openai.com/auth"  # the JWT claim that holds chatgpt_account_id
 
 # Token endpoint error codes after which only a new sign-in helps (Codex's classification).
@@ -258,6 +259,8 @@ class TokenManager:
         self._tokens: ChatGPTTokens | None = None
         self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of what _data was read from
         self._inflight: asyncio.Task[ChatGPTTokens] | None = None
+        self._refreshed_at: float | None = None  # clock time of our last refresh
+        self._warned_at: float | None = None
         self.refreshes = 0  # completed refreshes, for logs and tests
 
     # -- reading -------------------------------------------------------------------------------
@@ -293,6 +296,8 @@ class TokenManager:
         tokens = self.load()
         if not self.due(tokens):
             return tokens
+        if self._too_soon(tokens):
+            return tokens
         try:
             return await self.refresh(session, tokens)
         except ChatGPTAuthError as e:
@@ -313,6 +318,22 @@ class TokenManager:
             task.add_done_callback(self._landed)
         # shield: a client that hangs up must not cancel the refresh the others wait for
         return await asyncio.shield(self._inflight)
+
+    def _too_soon(self, tokens: ChatGPTTokens) -> bool:
+        """A token that is due right after a refresh means the endpoint issues tokens shorter
+        lived than the margin: refreshing on every request would only burn refresh tokens, so
+        a still valid one is used until it expires (or is refused) instead."""
+        last = self._refreshed_at
+        if last is None or self._clock() - last >= MIN_REFRESH_INTERVAL or self.expired(tokens):
+            return False
+        if self._warned_at != last:  # once per refresh, not once per request
+            self._warned_at = last
+            log.warning(
+                "the ChatGPT access token expires within refresh_margin_seconds (%g s) right "
+                "after a refresh; it is used as it is: lower refresh_margin_seconds",
+                self.refresh_margin,
+            )
+        return True
 
     def _landed(self, task: asyncio.Task[ChatGPTTokens]) -> None:
         if self._inflight is task:
@@ -356,6 +377,7 @@ class TokenManager:
             st = self.path.stat()
             self._stamp = (st.st_mtime_ns, st.st_size)
         self.refreshes += 1
+        self._refreshed_at = self._clock()
         log.info("refreshed the ChatGPT access token (%s)", _expiry_text(fresh.expires_at))
         return fresh
 

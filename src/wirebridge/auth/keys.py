@@ -25,10 +25,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from aiohttp import web
+
 from wirebridge.config.model import RateLimits
 from wirebridge.store import KeyRecord, ResponseStore
 
 __all__ = [
+    "CLIENT",
     "ID_LENGTH",
     "KEY_PREFIX",
     "Client",
@@ -64,6 +67,10 @@ class Client:
         if self.models is None:
             return True
         return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.models)
+
+
+CLIENT = web.RequestKey("client", Client)
+"""Where the auth middleware leaves the ``Client`` of an authenticated request."""
 
 
 def managed_client(rec: KeyRecord) -> Client:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from wirebridge import __version__
-from wirebridge.cli import login, serve, store
+from wirebridge.cli import keys, login, serve, store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     store.register(sub)
     login.register(sub)
+    keys.register(sub)
     return parser
 
 

@@ -13,12 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-# Upstream modules register their provider sections (azure:, responses:) when imported; they
-# must be known before any provider is read, from a file or from here.
-import wirebridge.upstreams.responses  # noqa: F401
 from wirebridge.config.errors import Where
 from wirebridge.config.model import Config, ProviderConfig, ServerConfig
-from wirebridge.config.sections import SECTIONS
+from wirebridge.config.sections import builtin
 from wirebridge.config.values import host, http_url, log_level, optional, optional_string, port
 
 ENVIRONMENT = "environment"
@@ -148,7 +145,7 @@ def _provider_from_env(row: _EnvProvider, env: Mapping[str, str]) -> ProviderCon
     sections = {}
     if row.section is not None:
         values = {k: env[var] for k, var in row.section_vars if var in env}
-        sections[row.section] = SECTIONS[row.section].parse(values, at)
+        sections[row.section] = builtin()[row.section].parse(values, at)
     return ProviderConfig(
         name=row.name, base_url=url, api_key=key, profile=row.profile, sections=sections
     )

@@ -34,7 +34,7 @@ from wirebridge.config.model import (
     ServerConfig,
     StoreConfig,
 )
-from wirebridge.config.sections import DEFAULT_BASE_URLS, SECTIONS
+from wirebridge.config.sections import DEFAULT_BASE_URLS, builtin
 from wirebridge.config.values import (
     check_keys,
     choice,
@@ -55,6 +55,7 @@ from wirebridge.ratelimit.settings import parse_rate_limits
 APIS = ("chat", "responses", "messages", "chatgpt")  # upstream protocols a provider may speak
 REASONING_OUTPUTS = ("summary", "text")
 EVENT_DIALECTS = ("openai", "openresponses")
+LOG_FORMATS = ("text", "json")
 
 _TOP_KEYS = ("server", "store", "providers", "models", "aliases", "claude")
 _SERVER_KEYS = (
@@ -63,6 +64,8 @@ _SERVER_KEYS = (
     "websocket_history",
     "background_lease",
     *("rate_limits", "metrics_public"),
+    *("otel_endpoint", "log_bodies"),
+    *("api_keys", "log_format", "models_cache_ttl"),
 )
 _STORE_KEYS = ("backend", "url", "path", "ttl_days")
 STORE_BACKENDS = ("sqlite", "postgres", "redis", "memory")
@@ -224,7 +227,16 @@ def _server(raw: object, at: Where, base_dir: Path) -> ServerConfig:
         ),
         rate_limits=optional(data, at, "rate_limits", parse_rate_limits, default.rate_limits),
         metrics_public=optional(data, at, "metrics_public", _flag, default.metrics_public),
+        otel_endpoint=optional(data, at, "otel_endpoint", _otel_endpoint, None),
+        log_bodies=optional(data, at, "log_bodies", _flag, default.log_bodies),
+        api_keys=optional(data, at, "api_keys", _names, default.api_keys),
+        log_format=optional(data, at, "log_format", lambda v, w: choice(v, w, LOG_FORMATS), "text"),
+        models_cache_ttl=optional(data, at, "models_cache_ttl", _non_negative, 300.0),
     )
+
+
+def _otel_endpoint(value: object, at: Where) -> str | None:
+    return None if value == "" else http_url(value, at)  # ${OTEL_ENDPOINT:-} means "off"
 
 
 def _store(raw: object, at: Where, base_dir: Path) -> StoreConfig:
@@ -349,7 +361,7 @@ def _provider_name(value: object, at: Where) -> str:
 
 def _provider(raw: object, at: Where, name: str) -> ProviderConfig:
     data = mapping(raw, at)
-    check_keys(data, at, (*_PROVIDER_KEYS, *SECTIONS))
+    check_keys(data, at, (*_PROVIDER_KEYS, *builtin()))
     api = optional(data, at, "api", _api, "chat")
     base_url = data.get("base_url")
     if base_url is None and api in DEFAULT_BASE_URLS:
@@ -374,7 +386,7 @@ def _provider(raw: object, at: Where, name: str) -> ProviderConfig:
 
 def _sections(data: Mapping[str, object], at: Where, api: str) -> dict[str, object]:
     out: dict[str, object] = {}
-    for name, section in SECTIONS.items():
+    for name, section in builtin().items():
         if data.get(name) is None:
             continue
         if api not in section.apis:
@@ -487,14 +499,14 @@ def _model_target(
 def _inline_provider(
     raw: Mapping[str, object], at: Where, model: str
 ) -> tuple[ProviderConfig, str | None]:
-    check_keys(raw, at, (*_INLINE_PROVIDER_KEYS, *SECTIONS))
+    check_keys(raw, at, (*_INLINE_PROVIDER_KEYS, *builtin()))
     if raw.get("name") is not None:
         name = _provider_name(raw["name"], at.key("name"))
     elif "@" in model or any(c.isspace() for c in model):
         raise at.key("name").error(f"required, since model {model!r} is not a valid provider name")
     else:
         name = model
-    fields = {key: value for key, value in raw.items() if key in _PROVIDER_KEYS or key in SECTIONS}
+    fields = {key: value for key, value in raw.items() if key in _PROVIDER_KEYS or key in builtin()}
     return _provider(fields, at, name), _upstream_model(raw, at)
 
 

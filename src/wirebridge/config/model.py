@@ -92,8 +92,15 @@ class ServerConfig:
     # Seconds a background run's lease lasts: an instance that dies leaves its runs to be
     # marked failed by another instance within about this long.
     background_lease: float = 30.0
+    # OTLP/HTTP endpoint for traces (e.g. http://collector:4318); else OTEL_EXPORTER_OTLP_ENDPOINT.
+    # Tracing needs the optional packages: pip install 'wirebridge[otel]'.
+    otel_endpoint: str | None = None
+    log_bodies: bool = False  # request/response bodies in the log at debug level, redacted
     rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
     metrics_public: bool = False  # /metrics without a client key even when keys are required
+    api_keys: tuple[str, ...] = ()  # static client keys (server.api_keys, serve --api-key)
+    log_format: str = "text"  # text | json (serve --log-format)
+    models_cache_ttl: float = 300.0  # seconds GET /v1/models keeps providers' model lists
 
 
 @dataclass(frozen=True, slots=True)

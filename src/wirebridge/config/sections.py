@@ -8,6 +8,7 @@ under its name. Adding an upstream kind's settings is a row here, not a change t
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,3 +30,24 @@ DEFAULT_BASE_URLS: dict[str, str] = {}
 
 def register(name: str, section: Section) -> None:
     SECTIONS[name] = section
+
+
+# The upstream packages that register sections and default base URLs when imported.
+_BUILTIN = (
+    "wirebridge.upstreams.azure",
+    "wirebridge.upstreams.responses",
+    "wirebridge.upstreams.messages",
+    "wirebridge.upstreams.codex",
+)
+_loaded = False
+
+
+def builtin() -> dict[str, Section]:
+    """Every section, the built-in upstreams' included, whatever was imported so far. Loaded on
+    first use: the upstream packages import the config package, so not at import time."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in _BUILTIN:
+            importlib.import_module(module)
+    return SECTIONS

@@ -36,7 +36,7 @@ class Gateway:
         self.router = Router(config)
         self.balancer = Balancer()
         self.sealer = _make_sealer(config)
-        self.catalog = ModelCatalog(config)
+        self.catalog = ModelCatalog(config, ttl=config.server.models_cache_ttl)
         self._session: aiohttp.ClientSession | None = None
         self.services: dict[str, Any] = {}  # shared by upstream calls (see upstreams.registry)
         self._state: ResponseState | None = None

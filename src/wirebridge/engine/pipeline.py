@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from wirebridge import observe
 from wirebridge.engine.balance import Balancer
 from wirebridge.engine.retry import delay, retryable
 from wirebridge.engine.routing import Route
@@ -28,6 +30,10 @@ log = logging.getLogger("wirebridge")
 Event = dict[str, Any]
 Finisher = Callable[[dict[str, Any]], Awaitable[None]]
 
+USAGE_HOOK: ContextVar[Finisher | None] = ContextVar("wirebridge_usage_hook", default=None)
+"""Set around a request by whoever wants the final Response of each turn it runs (the rate
+limiter charges the tokens used); a turn takes the hook in force when it is opened."""
+
 
 class Turn:
     """``on_finish`` runs with the final Response before the batch holding the terminal event
@@ -38,16 +44,26 @@ class Turn:
     ) -> None:
         self.req, self.route, self.call, self.builder = req, route, call, builder
         self.on_finish: Finisher | None = None
+        self.on_usage: Finisher | None = USAGE_HOOK.get()  # before on_finish, once
         self.balancer: Balancer | None = None  # released on close: the call is no longer in flight
+        self.obs: observe.TurnObserver = observe.NO_TURN  # metrics/tracing; set by open_turn
 
     async def batches(self) -> AsyncIterator[list[Event]]:
         feed, builder = self.builder.feed, self.builder
+        first = True
         async for batch in self.call.batches():
+            if first:
+                first = False
+                self.obs.first_batch()  # time to first token
             out = [feed(ev) for ev in batch]
+            if builder.response is not None and self.on_usage is not None:
+                usage, self.on_usage = self.on_usage, None
+                await usage(builder.response)
             if builder.response is not None and self.on_finish is not None:
                 finish, self.on_finish = self.on_finish, None
                 await finish(builder.response)
             yield out
+        self.obs.finished(builder.response)  # tokens
 
     async def result(self) -> dict[str, Any]:
         """The final Response, for clients that asked for JSON. A failure is an error."""
@@ -62,6 +78,7 @@ class Turn:
 
     def close(self) -> None:
         self.call.close()
+        self.obs.close()  # streams in flight, upstream span
         if self.balancer is not None:
             self.balancer.release(self.route)
             self.balancer = None
@@ -74,6 +91,7 @@ async def open_turn(
     retried with backoff, then the fallback models. The first call the upstream accepts wins;
     the Response names the model that answered."""
     last: GatewayError | None = None
+    obs = observe.current()
     for choice in gw.router.plan(req.model):
         routes = gw.balancer.order(choice.model, choice.routes, choice.balance)
         retries = routes[0].provider.retries
@@ -95,11 +113,13 @@ async def open_turn(
                 wait = delay(attempt, e) if attempt < retries else None
                 if wait is None:
                     break
+                obs.retried(route.provider.name)
                 await asyncio.sleep(wait)
                 continue
             turn = Turn(req, route, call, builder or ResponseBuilder(ids.response_id(), req))
             turn.builder.model = route.model
             turn.balancer = gw.balancer
+            turn.obs = obs.answered(choice.model, route, stream)
             return turn
     assert last is not None
     raise last
@@ -108,9 +128,12 @@ async def open_turn(
 async def _open(gw: Gateway, req: HubRequest, route: Route, stream: bool) -> UpstreamCall:
     call = gw.call(req, route, stream=stream)
     gw.balancer.acquire(route)
+    obs = observe.current()
+    obs.attempt(route)
     try:
         await call.open()
     except BaseException as e:
+        obs.attempt_failed(route, e)
         call.close()
         gw.balancer.release(route)
         if isinstance(e, GatewayError) and retryable(e):

@@ -9,14 +9,19 @@ import time
 from aiohttp import web
 
 from wirebridge import __version__
+from wirebridge.auth import middleware as auth
 from wirebridge.config.model import Config
 from wirebridge.engine.gateway import Gateway
 from wirebridge.errors import GatewayError, InternalError, NotFound, PayloadTooLarge
 from wirebridge.http import compact, models, responses, stored, tokens, websocket
 from wirebridge.http import messages as anthropic_messages
+from wirebridge.http import observe as observe_http
 from wirebridge.http.chat import create as create_chat_completion
 from wirebridge.http.keys import GATEWAY, STARTED
 from wirebridge.http.wire import error_response, json_response
+from wirebridge.observe.middleware import request_middleware, set_request_id
+from wirebridge.observe.middleware import setup as setup_observability
+from wirebridge.ratelimit import middleware as ratelimit
 
 log = logging.getLogger("wirebridge")
 
@@ -65,8 +70,13 @@ def create_app(config: Config) -> web.Application:
     )
     gateway = Gateway(config)
     app[GATEWAY] = gateway
+    auth.install(app, config)  # client keys, then rate limits (which need the client)
+    ratelimit.install(app, config)
     app[STARTED] = time.time()
     app.router.add_get("/health", health)
+    app.router.add_get("/ready", observe_http.ready)
+    app.router.add_get("/metrics", observe_http.metrics_json)
+    app.router.add_get("/metrics/prometheus", observe_http.metrics_prometheus)
     app.router.add_post("/v1/responses", responses.create)
     app.router.add_post("/responses", responses.create)
     app.router.add_post("/v1/chat/completions", create_chat_completion)
@@ -95,4 +105,7 @@ def create_app(config: Config) -> web.Application:
 
     app.on_startup.append(_start)
     app.on_cleanup.append(_close)
+    setup_observability(app, config)  # metrics labels, log format and request-id filter, tracing
+    app.on_response_prepare.append(set_request_id)  # x-request-id on every response, streams too
+    app.middlewares.insert(0, request_middleware)  # outermost: ids, timing, summary line, metrics
     return app

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from wirebridge import observe
 from wirebridge.engine.gateway import Gateway
 from wirebridge.engine.pipeline import Turn, open_turn
 from wirebridge.frontends.chat.request import ChatOptions, bind_route, decode_request
@@ -23,6 +24,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     gw: Gateway = request.app[GATEWAY]
     body = parse_json_object(await read_body(request, gw.config.server.max_body_bytes))
     req, opts = decode_request(body)
+    observe.asked(req.model)
     route = gw.router.resolve(req.model)
     bind_route(req, route.provider.api, route.profile.family)
     turn = await open_turn(gw, req, stream=req.stream)

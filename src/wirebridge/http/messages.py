@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from wirebridge import observe
 from wirebridge.engine.gateway import Gateway
 from wirebridge.engine.model_map import resolve_model
 from wirebridge.engine.pipeline import Turn, open_turn
@@ -45,6 +46,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     if dropped:
         log.info("dropped tools the upstream cannot run: %s", ", ".join(sorted(set(dropped))))
     asked = req.model
+    observe.asked(asked)
     req.model = resolve_model(asked, gw.config)
     show_thinking = (body.get("thinking") or {}).get("display") != "omitted"
     turn = await open_turn(gw, req, stream=req.stream)

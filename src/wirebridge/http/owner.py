@@ -11,6 +11,8 @@ import hashlib
 
 from aiohttp import web
 
+from wirebridge.auth.keys import CLIENT
+
 
 def client_key(request: web.Request) -> str | None:
     auth = request.headers.get("Authorization")
@@ -20,6 +22,9 @@ def client_key(request: web.Request) -> str | None:
 
 
 def owner_of(request: web.Request) -> str:
+    client = request.get(CLIENT)  # set by the auth middleware: a managed key owns by its id
+    if client is not None and client.owner is not None:
+        return str(client.owner)
     key = client_key(request)
     if key is None:
         return ""

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from wirebridge import observe
 from wirebridge.engine.gateway import Gateway
 from wirebridge.engine.pipeline import Turn, open_turn
 from wirebridge.errors import InvalidRequest
@@ -28,6 +29,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     body = parse_json_object(await read_body(request, server.max_body_bytes))
     dropped: list[str] = []
     req = decode_request(body, gw.sealer, server.drop_tool_types, dropped)
+    observe.asked(req.model)
     if dropped:
         log.info("dropped tools the upstream cannot run: %s", ", ".join(sorted(set(dropped))))
     owner = owner_of(request)

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from wirebridge import observe
 from wirebridge.engine.gateway import Gateway
 from wirebridge.engine.history import History, previous_not_found, replayable
 from wirebridge.engine.pipeline import open_turn
@@ -85,7 +86,7 @@ class Connection:
                     )
                 )
                 continue
-            self.running = asyncio.create_task(self.turn(frame))
+            self.running = asyncio.create_task(observe.ws_turn(self.turn(frame)))
         # The client closed the socket: ``stop`` cancels a turn still running, and with it the
         # upstream call.
 
@@ -100,6 +101,7 @@ class Connection:
 
     async def send_error(self, err: GatewayError) -> None:
         log.info("websocket error event: %s %s", err.code, err.message)
+        observe.failed(err)  # the turn's status
         body: dict[str, Any] = {
             "type": "error",
             "status": err.http_status,
@@ -137,6 +139,7 @@ class Connection:
         server = self.gw.config.server
         dropped: list[str] = []
         req = decode_request(frame, self.gw.sealer, server.drop_tool_types, dropped)
+        observe.asked(req.model)
         if dropped:
             log.info("dropped tools the upstream cannot run: %s", ", ".join(sorted(set(dropped))))
         req.stream = True

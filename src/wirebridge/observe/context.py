@@ -1,9 +1,10 @@
 """The per-request record, and the tiny hooks the handlers and the pipeline call on it.
 
-The middleware (``observe/middleware.py``) opens one ``RequestContext`` per HTTP request, keeps
-it on ``request["ctx"]`` and in the ``CURRENT`` context variable, so code that has no
-``request`` at hand (the pipeline, log filters) finds it with ``current()``. A WebSocket
-connection gets one record per ``response.create`` turn (``ws_turn``).
+The middleware (``observe/middleware.py``) opens one ``RequestContext`` per HTTP request and
+keeps it on ``request[CTX]`` (a ``RequestKey`` named "ctx") and in the ``CURRENT`` context
+variable, so code that has no ``request`` at hand (the pipeline, log filters) finds it with
+``current()``. A WebSocket connection gets one record per ``response.create`` turn
+(``ws_turn``).
 
 Hooks, each a few attribute writes at most:
 
@@ -26,7 +27,7 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from wirebridge.errors import GatewayError, UpstreamError
+from wirebridge.errors import GatewayError, UpstreamError, UpstreamTimeout
 from wirebridge.observe import logs, metrics, tracing
 
 if TYPE_CHECKING:
@@ -96,13 +97,16 @@ class RequestContext:
     def attempt(self, route: Route) -> None:
         """Before one upstream call (opens its tracing span when tracing is on)."""
         if tracing.TRACER is not None:
-            self.upstream_span = tracing.start_upstream(self, route.provider.name, route.model)
+            self.upstream_span = tracing.start_upstream(
+                self, route.provider.name, route.upstream_model
+            )
 
     def attempt_failed(self, route: Route, err: BaseException) -> None:
         status = 0
         if isinstance(err, UpstreamError):
-            status = err.upstream_status or err.http_status
-            metrics.METRICS.upstream_error(route.provider.name, status)
+            status = err.upstream_status or 0
+            label = str(status) if status else _no_answer(err)
+            metrics.METRICS.upstream_error(route.provider.name, label)
         if self.upstream_span is not None:
             span, self.upstream_span = self.upstream_span, None
             tracing.end(span, status, err)
@@ -112,7 +116,8 @@ class RequestContext:
 
     def answered(self, model: str, route: Route, stream: bool) -> TurnObserver:
         """The upstream accepted the call: who answers, and the observer of the turn."""
-        self.routed, self.provider, self.answered_model = model, route.provider.name, route.model
+        self.routed, self.provider = model, route.provider.name
+        self.answered_model = route.upstream_model
         self.stream = stream
         span, self.upstream_span = self.upstream_span, None
         return TurnObserver(self, stream, span)
@@ -148,6 +153,10 @@ class TurnObserver:
             ctx.tokens_out = tout = usage.get("output_tokens") or 0
             if ctx.live:
                 metrics.METRICS.tokens(ctx.routed, tin, tout)
+            if self.span is not None:
+                self.span.set_attributes(
+                    {"gen_ai.usage.input_tokens": tin, "gen_ai.usage.output_tokens": tout}
+                )
         if ctx.bodies and self.stream:
             logs.log_body("streamed response", response)
 
@@ -158,6 +167,11 @@ class TurnObserver:
         if self.span is not None:
             span, self.span = self.span, None
             tracing.end(span, 200, None)
+
+
+def _no_answer(err: UpstreamError) -> str:
+    """The status label of an upstream failure without an HTTP status."""
+    return "timeout" if isinstance(err, UpstreamTimeout) else "unavailable"
 
 
 NO_REQUEST = RequestContext("-", "other", live=False)

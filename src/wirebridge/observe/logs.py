@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 REQUEST_LOG = logging.getLogger("wirebridge.request")
-REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("wirebridge_request_id", default="-")
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("wb_request_id", default="-")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 MAX_BODY_CHARS = 64 * 1024  # longer bodies are cut in the log
@@ -216,7 +216,7 @@ def redact_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
             value = f"{scheme} {REDACTED}" if rest and scheme.isalpha() else REDACTED
         else:
             value = redact_text(value)
-        out[name] = value
+        out[str(name)] = value  # aiohttp's header names are istr, which orjson refuses
     return out
 
 

@@ -97,8 +97,8 @@ class Metrics:
         )
         self.upstream_errors = Counter(
             "wirebridge_upstream_errors_total",
-            "Upstream calls that failed before answering, by provider and upstream status "
-            "(0: no HTTP answer: connection error or timeout).",
+            "Upstream calls that failed before answering, by provider and upstream HTTP status "
+            "(timeout, unavailable: no HTTP answer).",
             ("provider", "status"),
             registry=reg,
         )
@@ -160,8 +160,8 @@ class Metrics:
         if tokens_out:
             self._child(self.token_count, "out", label).inc(tokens_out)
 
-    def upstream_error(self, provider: str, status: int) -> None:
-        self._child(self.upstream_errors, provider, str(status)).inc()
+    def upstream_error(self, provider: str, status: str) -> None:
+        self._child(self.upstream_errors, provider, status).inc()
 
     def retry(self, provider: str) -> None:
         self._child(self.retries, provider).inc()

@@ -1,10 +1,10 @@
 """The outermost middleware: a request id, timing, the summary line and the request metrics.
 
-``request_middleware`` opens the request's ``RequestContext`` (``request["ctx"]`` and the
-``CURRENT`` context variable), runs everything inside it, and reports the request when the
-handler returns: for a stream that is when the stream has ended, since aiohttp handlers write
-their whole stream before returning. It must be the first middleware of the app so that it also
-sees what inner ones answer (401, 404, 413 …).
+``request_middleware`` opens the request's ``RequestContext`` (kept on ``request[CTX]``, a
+``RequestKey`` named "ctx", and in the ``CURRENT`` context variable), runs everything inside
+it, and reports the request when the handler returns: for a stream that is when the stream has
+ended, since aiohttp handlers write their whole stream before returning. It must be the first
+middleware of the app so that it also sees what inner ones answer (401, 404, 413 …).
 
 ``set_request_id`` (an ``on_response_prepare`` signal) writes ``x-request-id`` on every
 response just before its headers go out, streams and WebSocket upgrades included: the caller's
@@ -27,6 +27,8 @@ from wirebridge.config.model import Config
 from wirebridge.observe import logs, metrics, tracing
 from wirebridge.observe.context import CURRENT, RequestContext, report
 
+CTX = web.RequestKey("ctx", RequestContext)
+"""Where the request's record is kept: ``request[CTX]``."""
 REQUEST_ID_HEADER = "x-request-id"
 MAX_ID_LENGTH = 128
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
@@ -91,15 +93,15 @@ def front_door(method: str, path: str) -> str:
 async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     method, path = request.method, request.rel_url.raw_path
     ctx = RequestContext(request_id(request.headers), front_door(method, path), method, path)
-    request["ctx"] = ctx
+    request[CTX] = ctx
     ctx_token = CURRENT.set(ctx)
     id_token = logs.REQUEST_ID.set(ctx.request_id)
     if tracing.TRACER is not None:
         ctx.span = tracing.start_request(ctx, request.headers)
-    if logs.BODIES and logs.REQUEST_LOG.isEnabledFor(logging.DEBUG):
-        ctx.bodies = True
-        await _log_request(request)
     try:
+        if logs.BODIES and logs.REQUEST_LOG.isEnabledFor(logging.DEBUG):
+            ctx.bodies = True
+            await _log_request(request)
         resp = await handler(request)
     except web.HTTPException as e:
         ctx.status = e.status
@@ -122,20 +124,22 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 async def set_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    ctx = request.get("ctx")
+    ctx = request.get(CTX)
     response.headers[REQUEST_ID_HEADER] = (
-        ctx.request_id if isinstance(ctx, RequestContext) else request_id(request.headers)
+        ctx.request_id if ctx is not None else request_id(request.headers)
     )
 
 
 async def _log_request(request: web.Request) -> None:
     body = b""
-    limit = request.client_max_size
-    if request.body_exists and (request.content_length or 0) <= limit:
-        try:
-            body = await request.read()  # kept by aiohttp: the handler reads the same bytes
-        except web.HTTPRequestEntityTooLarge:
-            body = b"(too large)"
+    length = request.content_length
+    if request.body_exists:
+        # Read only what the handler will accept (aiohttp keeps it: the handler reads the same
+        # bytes); a body of unknown length is left for the handler to refuse or read.
+        if length is not None and length <= request.client_max_size:
+            body = await request.read()
+        else:
+            body = b"(not logged: too large or of unknown length)"
     logs.log_request(request.method, request.rel_url.raw_path_qs, request.headers, body)
 
 

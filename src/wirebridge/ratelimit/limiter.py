@@ -20,7 +20,6 @@ request that crosses the limit completes, and the next ones wait for the window 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -103,10 +102,26 @@ def checks_for(limits: RateLimits, subject: tuple[str, str], *, tokens: bool) ->
 
 
 class Limiter:
+    """``start()`` before use (checks Redis answers), ``close()`` at the end."""
+
     def __init__(self, cfg: RateLimitConfig) -> None:
         self.cfg = cfg
         self._pool: Any = None
-        self._storage: Storage = MemoryStorage() if cfg.storage == "memory" else _redis(cfg, self)
+        self._storage: Storage
+        if cfg.storage == "redis":
+            assert cfg.redis_url is not None
+            # Our own pool, so that close() can release it (limits' storages have no close).
+            self._pool = _redis_pool(cfg.redis_url)
+            options: dict[str, Any] = {"connection_pool": self._pool}
+            self._storage = RedisStorage(
+                "async+redis://",
+                implementation="redispy",
+                key_prefix=REDIS_PREFIX,
+                wrap_exceptions=True,
+                **options,
+            )
+        else:
+            self._storage = MemoryStorage(wrap_exceptions=True)
         self._limiter = FixedWindowRateLimiter(self._storage)
 
     async def start(self) -> None:
@@ -151,7 +166,9 @@ class Limiter:
         try:
             await self._limiter.hit(check.item, *check.ids, cost=tokens)
         except StorageError as exc:
-            log.warning("rate limit storage failed, %d tokens not counted: %s", tokens, exc)
+            log.warning(
+                "rate limit storage failed, %d tokens not counted: %s", tokens, exc.storage_error
+            )
 
     async def _window(self, check: Check) -> Window:
         reset_at, remaining = await self._limiter.get_window_stats(check.item, *check.ids)
@@ -161,25 +178,16 @@ class Limiter:
         return Window(check.item.amount, remaining, reset)
 
 
-def _redis(cfg: RateLimitConfig, owner: Limiter) -> Storage:
+def _redis_pool(url: str) -> Any:
     import redis.asyncio as aioredis
 
-    assert cfg.redis_url is not None
-    # Our own pool, so close() can release it (limits' storage has no close).
-    owner._pool = aioredis.BlockingConnectionPool.from_url(
-        cfg.redis_url,
+    # Blocking: past the limit a request waits for a connection rather than failing.
+    return aioredis.BlockingConnectionPool.from_url(
+        url,
         max_connections=REDIS_CONNECTIONS,
         timeout=REDIS_TIMEOUT,
         socket_connect_timeout=REDIS_TIMEOUT,
         socket_timeout=REDIS_TIMEOUT,
-    )
-    options: dict[str, Any] = {"connection_pool": owner._pool}
-    return RedisStorage(
-        "async+redis://",
-        implementation="redispy",
-        key_prefix=REDIS_PREFIX,
-        wrap_exceptions=True,
-        **options,
     )
 
 
@@ -229,17 +237,3 @@ def duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs}s"
     return f"{secs}s"
-
-
-def closing(limiter: Limiter) -> contextlib.AbstractAsyncContextManager[Limiter]:
-    """``async with closing(Limiter(cfg)) as limiter`` — started, and closed at the end."""
-
-    @contextlib.asynccontextmanager
-    async def manage() -> Any:
-        await limiter.start()
-        try:
-            yield limiter
-        finally:
-            await limiter.close()
-
-    return manage()

@@ -71,7 +71,7 @@ def test_section_only_for_api_messages(tmp_path: Path) -> None:
 def _headers(provider: dict[str, Any], tmp_path: Path, stream: bool = True) -> dict[str, str]:
     route = Router(load(provider, tmp_path)).resolve("c")
     call = MessagesCall(
-        None,  # type: ignore[arg-type]  (no I/O here)
+        None,  # type: ignore[arg-type]
         HubRequest(model="c", input=[]),
         route,
         stream=stream,

@@ -89,13 +89,12 @@ def test_replayed_thinking_accepted_and_tampered_refused(
     history: list[Any] = [*HI, first.to_param(), answer]
     again = client.messages.create(model="claude-x", max_tokens=99, messages=history, tools=TOOLS)
     assert again.content[0].text == "Sunny."  # type: ignore[union-attr]
-    tampered = dict(history[1])
+    tampered: Any = dict(history[1])
     tampered["content"] = [{**first.content[0].model_dump(), "thinking": "Other."}]
     tampered["content"] += history[1]["content"][1:]
     with pytest.raises(anthropic.BadRequestError, match="Invalid `signature`"):
-        client.messages.create(
-            model="claude-x", max_tokens=99, messages=[*HI, tampered, answer], tools=TOOLS
-        )
+        bad: Any = [*HI, tampered, answer]
+        client.messages.create(model="claude-x", max_tokens=99, messages=bad, tools=TOOLS)
 
 
 @pytest.mark.parametrize(
@@ -113,7 +112,7 @@ def test_errors(
     fake.script(reply)
     with pytest.raises(error) as info:
         client.messages.create(model="claude-x", max_tokens=9, messages=HI)
-    err = info.value
+    err: Any = info.value
     assert err.status_code == status
     assert err.body["type"] == "error" and err.body["error"]["type"]
     if status == 429:

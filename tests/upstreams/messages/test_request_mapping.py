@@ -114,7 +114,7 @@ class Case:
     settings: AnthropicSettings = DEFAULT_SETTINGS
 
 
-def P(case: Case, id: str) -> Any:
+def P(case: Case | Bad, id: str) -> Any:
     return pytest.param(case, id=id)
 
 

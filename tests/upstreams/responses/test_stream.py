@@ -278,3 +278,34 @@ def test_message_stream_missing_part_events_is_completed() -> None:
         "response.content_part.done",
         "response.output_item.done",
     ]
+
+
+def test_reasoning_text_part_events_are_not_relayed() -> None:
+    """Some servers wrap raw reasoning text in content parts; the hub's reasoning text has none."""
+    rs = {"id": "rs_2", "type": "reasoning", "summary": []}
+    base = {"item_id": "rs_2", "output_index": 0, "content_index": 0}
+    part = {"type": "reasoning_text", "text": "hm"}
+    events = [
+        {"type": "response.output_item.added", "output_index": 0, "item": rs},
+        {"type": "response.content_part.added", **base, "part": {**part, "text": ""}},
+        {"type": "response.reasoning_text.delta", **base, "delta": "hm"},
+        {"type": "response.reasoning_text.done", **base, "text": "hm"},
+        {"type": "response.content_part.done", **base, "part": part},
+        {"type": "response.output_item.done", "output_index": 0, "item": {**rs, "content": [part]}},
+        {"type": "response.completed", "response": {"status": "completed"}},
+    ]
+    result = run(events)
+    assert "response.content_part.added" not in result.types
+    assert result.types.count("response.reasoning_text.done") == 1
+    assert result.response["output"][0]["content"] == [part]
+
+
+def test_item_done_without_output_index_finds_its_item() -> None:
+    item = message("hi")
+    _, events = render(Reply.items(item))
+    for ev in events:
+        if ev["type"] == "response.output_item.done":
+            del ev["output_index"]
+    result = run(events)
+    assert result.types.count("response.output_item.added") == 1
+    assert [o["id"] for o in result.response["output"]] == [item["id"]]

@@ -229,9 +229,12 @@ class ResponsesStreamDecoder:
         if not isinstance(final, dict):
             return
         key = event.get("output_index")
-        item = self._items.get(key if key is not None else final.get("id"))
+        item = self._items.get(key) if key is not None else None
+        final_id = final.get("id")
+        if item is None and isinstance(final_id, str):
+            item = self._by_id.get(final_id)
         if item is None:
-            item = self._open(key if key is not None else final.get("id"), final, out)
+            item = self._open(key if key is not None else final_id, final, out)
         if not item.done:
             self._close(item, final, out)
 
@@ -267,10 +270,14 @@ class ResponsesStreamDecoder:
         table = item.summary if summary else item.content
         key = event.get("summary_index" if summary else "content_index")
         part = event.get("part")
-        if isinstance(key, int) and key not in table:
-            table[key] = _Part(str(part.get("type")) if isinstance(part, dict) else "output_text")
-            event.update(item.base())
-            out.append(event)
+        if not isinstance(key, int) or key in table:
+            return
+        if not summary and item.type == "reasoning":
+            table[key] = _Part("reasoning_text")  # the hub's raw reasoning text has no parts
+            return
+        table[key] = _Part(str(part.get("type")) if isinstance(part, dict) else "output_text")
+        event.update(item.base())
+        out.append(event)
 
     def _text_delta(self, event: Event, out: list[Event]) -> None:
         item = self._find(event)
@@ -309,6 +316,9 @@ class ResponsesStreamDecoder:
         part = table.get(event.get("summary_index" if summary else "content_index", -1))
         final = event.get("part")
         if part is None or part.done or not isinstance(final, dict):
+            return
+        if part.kind == "reasoning_text":
+            part.done = True  # not relayed: the hub's raw reasoning text has no parts
             return
         key = event["summary_index"] if summary else event["content_index"]
         _finish_part(item, key, final, summary, part, out, close=False)
