@@ -56,11 +56,17 @@ def http_get(url: str, headers: dict[str, str] | None = None, timeout: float = 2
         return int(e.code)
 
 
+NICE = 0  # bench/run.py --nice: scheduling priority of everything the harness starts
+
+
 def pinned(cmd: list[str], cpus: str | None) -> list[str]:
-    """``taskset -c CPUS cmd`` (taskset execs, so the pid stays the command's own)."""
-    if cpus is None or not shutil.which("taskset"):
-        return cmd
-    return ["taskset", "-c", cpus, *cmd]
+    """``taskset -c CPUS cmd`` (taskset execs, so the pid stays the command's own), under
+    ``nice -n NICE`` when a priority was asked for."""
+    if cpus is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", cpus, *cmd]
+    if NICE:
+        cmd = ["nice", "-n", str(NICE), *cmd]
+    return cmd
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -603,3 +604,41 @@ def test_messages_client_sees_overloaded(claude: anthropic.Anthropic, fake: Fake
         )
     assert info.value.status_code == 503
     assert info.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+
+
+CAPTURES = Path("/work/shared/reference/captures/claude")
+
+
+@pytest.mark.skipif(not CAPTURES.exists(), reason="reference captures not available")
+def test_claude_code_request_reaches_anthropic_with_its_signature(
+    gw: Gateway, fake: FakeAnthropic
+) -> None:
+    (path,) = (CAPTURES / "02_tool_bash_with_thinking_replay").glob("002_*.json")
+    body = json.loads(path.read_text())["body"]
+    body = json.loads(body) if isinstance(body, str) else body
+    sent = [
+        b
+        for m in body["messages"]
+        if m["role"] == "assistant" and isinstance(m["content"], list)
+        for b in m["content"]
+        if b["type"] == "thinking"
+    ]
+    assert sent
+    for block in sent:  # Anthropic issued these signatures to Claude Code
+        fake.issued[block["signature"]] = block["thinking"]
+    fake.script(Reply.text("done", chunk_size=2))
+    headers = {"x-api-key": "sk-ant-client", "anthropic-version": "2023-06-01"}
+    resp = httpx2.post(gw.url("/v1/messages?beta=true"), json=body, headers=headers, timeout=30)
+    assert resp.status_code == 200, resp.text
+    assert '"text_delta"' in resp.text
+    up = upstream(fake)
+    replayed = [
+        b
+        for m in up["messages"]
+        if m["role"] == "assistant"
+        for b in m["content"]
+        if b["type"] == "thinking"
+    ]
+    assert replayed == [{k: b[k] for k in ("type", "thinking", "signature")} for b in sent]
+    assert up["context_management"] == body["context_management"]
+    assert up["thinking"] == body["thinking"]

@@ -19,7 +19,7 @@ newest SDK sends it); ``max_tokens`` required; no unknown fields; strictly alter
 non-empty text blocks; every ``tool_use`` answered by a ``tool_result`` first in the next user
 turn and no ``tool_result`` without its ``tool_use``;
 thinking budgets below ``max_tokens``; no ``temperature``/``top_k``/forced tool choice with
-thinking; a tool-use turn continued with thinking must open with its thinking block; and
+thinking; a tool-use turn continued with (budgeted) thinking must open with its thinking block;
 thinking blocks must come back with a signature this server issued, over the same text. A
 violation is a 400 ``invalid_request_error`` naming it, as Anthropic would send — so a gateway
 bug shows up as the error a real upstream would give.
@@ -596,7 +596,11 @@ def _check_thinking(body: dict[str, Any]) -> None:
         raise Refused("Thinking may not be enabled when tool_choice forces tool use.")
     messages = body["messages"]
     last = messages[-1]
-    if len(messages) >= 2 and any(b.get("type") == "tool_result" for b in _blocks(last)):
+    if (
+        kind == "enabled"
+        and len(messages) >= 2
+        and any(b.get("type") == "tool_result" for b in _blocks(last))
+    ):
         opening = _blocks(messages[-2])[0].get("type")
         if opening not in ("thinking", "redacted_thinking"):
             raise Refused(

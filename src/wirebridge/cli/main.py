@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from wirebridge import __version__
-from wirebridge.cli import keys, login, serve, store
+from wirebridge.cli import config_cmd, daemon, doctor, keys, login, models, serve, store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wirebridge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve.register(sub)
+    daemon.register(sub)  # start, stop, restart, status
+    doctor.register(sub)
+    config_cmd.register(sub)
+    models.register(sub)
     store.register(sub)
     login.register(sub)
     keys.register(sub)

@@ -303,6 +303,11 @@ def _addresses(host: str, port: int) -> list[tuple[int, tuple[object, ...]]]:
     return list(seen.values())
 
 
+def check_port_free(host: str, port: int) -> None:
+    """``OSError`` (``EADDRINUSE``, ``EADDRNOTAVAIL``, ...) if ``host:port`` cannot be bound."""
+    _check_free(_addresses(host, port))
+
+
 def _check_free(addrs: list[tuple[int, tuple[object, ...]]]) -> None:
     """A plain bind fails while anything — another gateway's ``SO_REUSEPORT`` sockets too —
     holds the port, where our own ``SO_REUSEPORT`` bind would silently share it."""

@@ -33,7 +33,6 @@ from wirebridge.observe import logs, metrics, tracing
 if TYPE_CHECKING:
     from wirebridge.engine.routing import Route
 
-FRONT_DOORS = ("responses", "chat", "messages", "websocket", "other")
 # Probes and scrapes: timed and given an id, but kept out of request metrics and info logs.
 QUIET_PATHS = frozenset({"/health", "/ready", "/metrics", "/metrics/prometheus"})
 
@@ -56,7 +55,6 @@ class RequestContext:
         "routed",
         "span",
         "started",
-        "started_wall",
         "status",
         "stream",
         "tokens_in",
@@ -76,7 +74,6 @@ class RequestContext:
         self.live = live
         self.quiet = path in QUIET_PATHS
         self.started = time.perf_counter()
-        self.started_wall = time.time()
         self.model: str | None = None  # what the client asked for
         self.routed: str | None = None  # the configured name (or provider@model) that answered
         self.provider: str | None = None
@@ -96,6 +93,7 @@ class RequestContext:
 
     def attempt(self, route: Route) -> None:
         """Before one upstream call (opens its tracing span when tracing is on)."""
+        self.provider = route.provider.name  # also what a request that fails reports
         if tracing.TRACER is not None:
             self.upstream_span = tracing.start_upstream(
                 self, route.provider.name, route.upstream_model

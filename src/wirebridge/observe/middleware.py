@@ -157,7 +157,7 @@ def setup(app: web.Application, config: Config) -> None:
     registered by the app factory itself (``request_middleware`` first)."""
     server = config.server
     metrics.configure([*config.models, *config.aliases])
-    logs.install(getattr(server, "log_format", "text"), server.log_bodies)
+    logs.install(server.log_format, server.log_bodies)
     if tracing.setup(tracing.endpoint(server.otel_endpoint)):
 
         async def _flush(app: web.Application) -> None:

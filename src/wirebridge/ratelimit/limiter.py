@@ -20,11 +20,13 @@ request that crosses the limit completes, and the next ones wait for the window 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -42,6 +44,7 @@ REDIS_PREFIX = "wirebridge:ratelimit"
 REDIS_TIMEOUT = 5.0
 REDIS_CONNECTIONS = 64
 
+T = TypeVar("T")
 Kind = Literal["requests", "tokens"]
 _UNITS = {"rpm": ("requests", "minute"), "rpd": ("requests", "day"), "tpm": ("tokens", "minute")}
 
@@ -88,6 +91,7 @@ def effective(server: RateLimits, own: RateLimits) -> RateLimits:
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def _item(name: str, amount: int) -> RateLimitItem:
     if name == "rpd":
         return RateLimitItemPerDay(amount, namespace=NAMESPACE)
@@ -121,7 +125,7 @@ class Limiter:
                 **options,
             )
         else:
-            self._storage = MemoryStorage(wrap_exceptions=True)
+            self._storage = _SweptMemoryStorage(wrap_exceptions=True)
         self._limiter = FixedWindowRateLimiter(self._storage)
 
     async def start(self) -> None:
@@ -143,13 +147,19 @@ class Limiter:
             log.warning("rate limit storage failed, request let through: %s", exc.storage_error)
             return {}
 
+    async def _all(self, steps: list[Awaitable[T]]) -> list[T]:
+        """Round trips to Redis in parallel; in memory, one after the other (no tasks)."""
+        if self._pool is not None:
+            return list(await asyncio.gather(*steps))
+        return [await step for step in steps]
+
     async def _admit(self, checks: list[Check]) -> dict[str, str]:
-        windows = await asyncio.gather(*(self._window(c) for c in checks))
+        windows = await self._all([self._window(c) for c in checks])
         for check, window in zip(checks, windows, strict=True):
             if window.remaining < 1:
                 raise _refusal(check, window, checks, windows)
         counted = [(c, w) for c, w in zip(checks, windows, strict=True) if c.kind == "requests"]
-        hits = await asyncio.gather(*(self._limiter.hit(c.item, *c.ids) for c, _ in counted))
+        hits = await self._all([self._limiter.hit(c.item, *c.ids) for c, _ in counted])
         for (check, window), ok in zip(counted, hits, strict=True):
             if not ok:  # another request took the last one meanwhile
                 raise _refusal(check, Window(window.limit, 0, window.reset), checks, windows)
@@ -176,6 +186,23 @@ class Limiter:
         # A window nobody counted in yet opens with the next request: it lasts a full period.
         reset = reset_at - now if reset_at > now else float(check.item.get_expiry())
         return Window(check.item.amount, remaining, reset)
+
+
+class _SweptMemoryStorage(MemoryStorage):
+    """``MemoryStorage`` sweeping expired counters at most every ``SWEEP_SECONDS``: it sweeps
+    every counter on each increment, a cost that grows with the number of clients (9 ms a
+    request at 10,000 addresses). Reads expire what they touch either way."""
+
+    SWEEP_SECONDS = 10.0
+    _swept = float("-inf")
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the private hook
+        now = time.monotonic()
+        if now - self._swept < self.SWEEP_SECONDS:
+            return
+        self._swept = now
+        if self.timer is None or self.timer.done():
+            self.timer = asyncio.create_task(self._MemoryStorage__expire_events())  # type: ignore[attr-defined]
 
 
 def _redis_pool(url: str) -> Any:

@@ -8,10 +8,11 @@ or a managed key's own) and against its client address's (``per_ip``, by the TCP
 no key is configured — have per-address limits only. Requests refused by authentication (401)
 are not counted.
 
-Tokens per minute (per key, on POST routes): the request passes while the key's window has any
-tokens left; each turn it runs charges its ``usage.total_tokens`` when it finishes, through
-``engine.pipeline.USAGE_HOOK`` (for a stream, before its terminal event is sent; background
-responses too). A turn that never finishes (the client went away) is not charged.
+Tokens per minute (per key, on POST routes but ``/cancel``): the request passes while the key's
+window has any tokens left; each turn it runs charges its ``usage.total_tokens`` when it
+finishes, through ``engine.pipeline.USAGE_HOOK`` (for a stream, before its terminal event is
+sent; background responses and WebSocket turns too). A turn that never finishes (the client went
+away) is not charged.
 
 Headers: a 429 carries ``Retry-After`` and OpenAI's ``x-ratelimit-*-requests`` (and
 ``-tokens``) headers, in the caller's envelope; successful answers carry the same limit and
@@ -73,7 +74,8 @@ async def ratelimit_middleware(request: web.Request, handler: Handler) -> web.St
     config = request.app[GATEWAY].config
     limiter = request.app[LIMITER]
     client = request.get(CLIENT)
-    checks = plan(config, client, request.remote, tokens=request.method == "POST")
+    spends = request.method == "POST" and not request.path.endswith("/cancel")
+    checks = plan(config, client, request.remote, tokens=spends)
     if not checks:
         return await handler(request)
     try:

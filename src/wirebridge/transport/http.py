@@ -91,3 +91,22 @@ def _error_fields(raw: bytes) -> tuple[str, str | None, str | None, str | None]:
     if isinstance(err, str):
         return err, None, None, None
     return raw[:500].decode("utf-8", "replace"), None, None, None
+
+
+async def read_json_object(resp: aiohttp.ClientResponse) -> dict[str, Any]:
+    """A non-streamed upstream answer's JSON object, or the error that stands for it."""
+    try:
+        raw = await resp.read()
+    except TimeoutError:
+        raise UpstreamTimeout("The upstream did not finish its answer in time.") from None
+    except aiohttp.ClientError as e:
+        raise UpstreamUnavailable(f"The upstream connection broke: {e}") from None
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamUnavailable(
+            "The upstream answered with something that is not JSON."
+        ) from None
+    if not isinstance(obj, dict):
+        raise UpstreamUnavailable("The upstream answered with JSON that is not an object.")
+    return obj

@@ -68,11 +68,13 @@ def test_section_only_for_api_messages(tmp_path: Path) -> None:
     assert "messages" in info.value.message
 
 
-def _headers(provider: dict[str, Any], tmp_path: Path, stream: bool = True) -> dict[str, str]:
+def _headers(
+    provider: dict[str, Any], tmp_path: Path, stream: bool = True, req: HubRequest | None = None
+) -> dict[str, str]:
     route = Router(load(provider, tmp_path)).resolve("c")
     call = MessagesCall(
         None,  # type: ignore[arg-type]
-        HubRequest(model="c", input=[]),
+        req or HubRequest(model="c", input=[]),
         route,
         stream=stream,
         seal=None,
@@ -100,3 +102,12 @@ def test_provider_headers_win(tmp_path: Path) -> None:
 def test_no_beta_header_unless_configured(tmp_path: Path) -> None:
     h = _headers({}, tmp_path, stream=False)
     assert "anthropic-beta" not in h and "Accept" not in h
+
+
+def test_messages_client_betas_follow_the_configured_ones(tmp_path: Path) -> None:
+    extra = {"_anthropic_beta": "b-2025, context-management-2025-06-27", "top_k": 3}
+    req = HubRequest(model="c", input=[], source="messages", extra=extra)
+    h = _headers({"anthropic": {"betas": ["a-2025", "b-2025"]}}, tmp_path, req=req)
+    assert h["anthropic-beta"] == "a-2025,b-2025,context-management-2025-06-27"
+    other = HubRequest(model="c", input=[], source="responses", extra=extra)
+    assert "anthropic-beta" not in _headers({}, tmp_path, req=other)

@@ -743,6 +743,14 @@ CASES = [
     ),
     P(
         Case(
+            {"input": [U, call("c1"), output("c1")], "reasoning": {"effort": "low"}, **WITH_TOOLS},
+            {"thinking": {"type": "adaptive"}},
+            settings=AnthropicSettings(thinking="adaptive"),
+        ),
+        "adaptive_thinking_on_a_tool_turn_without_thinking",
+    ),
+    P(
+        Case(
             {"input": "x", "reasoning": {"effort": "high"}},
             absent=("thinking",),
             settings=AnthropicSettings(thinking="off"),
@@ -1052,3 +1060,10 @@ def test_unknown_effort_is_untranslatable() -> None:
     with pytest.raises(Untranslatable) as info:
         encode_request(req, "claude-x", False)
     assert info.value.param == "reasoning.effort"
+
+
+def test_gateway_keys_of_extra_never_sent() -> None:
+    extra = {"_anthropic_beta": "context-management-2025-06-27", "top_k": 4}
+    req = HubRequest(model="m", input=[U], source="messages", extra=extra)
+    out = encode_request(req, "claude-x", False)
+    assert out["top_k"] == 4 and "_anthropic_beta" not in out

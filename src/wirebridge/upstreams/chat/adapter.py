@@ -6,12 +6,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import orjson
 
-from wirebridge.errors import UpstreamTimeout, UpstreamUnavailable
 from wirebridge.hub.request import HubRequest
-from wirebridge.transport.http import post_json
-from wirebridge.transport.sse import iter_sse
+from wirebridge.transport.http import post_json, read_json_object
+from wirebridge.transport.pump import pump
 from wirebridge.upstreams.chat.request import encode_request
 from wirebridge.upstreams.chat.stream import ChatStreamDecoder, Sealer, completion_as_chunk
 
@@ -20,10 +18,6 @@ if TYPE_CHECKING:
     from wirebridge.upstreams.registry import CallContext
 
 Event = dict[str, Any]
-
-
-class TornStream(Exception):
-    """The upstream stream ended without its end."""
 
 
 class ChatCall:
@@ -88,10 +82,10 @@ class ChatCall:
         assert resp is not None, "open() first"
         try:
             if self._stream:
-                async for batch in _pump(resp, decoder):
+                async for batch in pump(resp, decoder, stop_when_finished=False):
                     yield batch
             else:
-                completion = await _read_json(resp)
+                completion = await read_json_object(resp)
                 yield decoder.feed(completion_as_chunk(completion))
             yield decoder.finish()
         finally:
@@ -100,52 +94,3 @@ class ChatCall:
     def close(self) -> None:
         if self._resp is not None:
             self._resp.close()
-
-
-async def _pump(
-    resp: aiohttp.ClientResponse, decoder: ChatStreamDecoder
-) -> AsyncIterator[list[Event]]:
-    """The one async loop over an upstream stream: bytes → SSE → chunk → events."""
-    done = False
-    try:
-        async for _event, data in iter_sse(resp.content):
-            if data == b"[DONE]":
-                done = True
-                break
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise TornStream(f"the upstream sent a malformed chunk: {data[:200]!r}") from None
-            batch = decoder.feed(chunk)
-            if batch:
-                yield batch
-    except TimeoutError:
-        decoder.fail("upstream_timeout", "The upstream stopped sending before the stream ended.")
-    except TornStream as e:
-        decoder.fail("upstream_error", f"The upstream stream broke: {e}")
-    except aiohttp.ClientError as e:
-        decoder.fail(
-            "upstream_error",
-            f"The upstream connection broke in the middle of the stream ({type(e).__name__}).",
-        )
-    else:
-        if not done and not decoder.finished_cleanly:
-            decoder.fail("upstream_error", "The upstream closed the stream before it ended.")
-
-
-async def _read_json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
-    try:
-        raw = await resp.read()
-    except TimeoutError:
-        raise UpstreamTimeout("The upstream did not finish its answer in time.") from None
-    except aiohttp.ClientError as e:
-        raise UpstreamUnavailable(f"The upstream connection broke: {e}") from None
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise UpstreamUnavailable(
-            "The upstream answered with something that is not JSON."
-        ) from None
-    if not isinstance(obj, dict):
-        raise UpstreamUnavailable("The upstream answered with JSON that is not an object.")
-    return obj

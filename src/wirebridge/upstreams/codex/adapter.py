@@ -28,8 +28,9 @@ from wirebridge.auth.chatgpt import RELOGIN_HINT, ChatGPTAuthError, ChatGPTToken
 from wirebridge.errors import Untranslatable, UpstreamError, UpstreamUnavailable
 from wirebridge.hub.request import HubRequest
 from wirebridge.transport.http import post_json
+from wirebridge.transport.pump import pump
 from wirebridge.upstreams.codex import API, DEFAULT_SETTINGS, ChatGPTSettings
-from wirebridge.upstreams.responses.adapter import _pump, family_of
+from wirebridge.upstreams.responses.adapter import family_of
 from wirebridge.upstreams.responses.request import encode_request
 from wirebridge.upstreams.responses.stream import ResponsesStreamDecoder
 
@@ -111,6 +112,8 @@ class ChatGPTCall:
             headers,
             timeout=self._ctx.timeout,
             stream=True,
+            connect_timeout=provider.connect_timeout,
+            proxy=provider.proxy,
         )
 
     async def batches(self) -> AsyncIterator[list[Event]]:
@@ -118,7 +121,7 @@ class ChatGPTCall:
         assert resp is not None, "open() first"
         try:
             if resp.content_type == "text/event-stream":
-                async for batch in _pump(resp, decoder):
+                async for batch in pump(resp, decoder):
                     yield batch
             else:
                 decoder.fail(

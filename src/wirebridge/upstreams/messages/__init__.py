@@ -14,9 +14,13 @@ A provider may carry an ``anthropic:`` section (all keys optional)::
         base_url: https://api.anthropic.com/v1   # the default for api: messages
         api_key: $ANTHROPIC_API_KEY              # sent as x-api-key
         anthropic:
-          betas: [interleaved-thinking-2025-05-14]  # sent as one anthropic-beta header
+          betas: [interleaved-thinking-2025-05-14]  # sent in the anthropic-beta header
           max_tokens: 8192     # max_tokens when the client sets no output limit
           thinking: budget     # budget | adaptive | off: how a reasoning effort is asked for
+
+A Messages client's own ``anthropic-beta`` values (``extra["_anthropic_beta"]``, when its front
+door keeps them) are sent after the configured ones, so the fields it sends that need a beta
+(``context_management``, …) reach Anthropic with it.
 
 ``thinking: budget`` asks for ``{"type": "enabled", "budget_tokens": N}`` (low 2048, medium
 8192, high 24576, xhigh 32768); ``adaptive`` asks for ``{"type": "adaptive"}`` with the effort
@@ -37,6 +41,9 @@ FAMILY = "anthropic"  # provider data of this family is replayed to Anthropic up
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
 ANTHROPIC_VERSION = "2023-06-01"
 THINKING_MODES = ("budget", "adaptive", "off")
+# Where a Messages front door keeps the client's ``anthropic-beta`` values (a header value or a
+# list of them) for an Anthropic upstream; ``_`` keys of ``extra`` never go into a body.
+CLIENT_BETAS = "_anthropic_beta"
 _KEYS = ("betas", "max_tokens", "thinking")
 
 

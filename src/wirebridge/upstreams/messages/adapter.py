@@ -1,7 +1,8 @@
 """The Anthropic Messages upstream: the I/O around the pure encode/decode of this package.
 
 ``POST {base_url}/messages`` with ``x-api-key``, ``anthropic-version: 2023-06-01`` and, when the
-provider's ``anthropic.betas`` names any, one ``anthropic-beta`` header; the provider's own
+provider's ``anthropic.betas`` or a Messages client name any, one ``anthropic-beta`` header
+(configured betas first); the provider's own
 ``headers`` come last and win (e.g. ``Authorization`` for a host that wants a bearer token).
 Refusals are mapped by ``transport.http`` from Anthropic's error body
 (``{"type": "error", "error": {"type", "message"}}``): 429 keeps ``Retry-After``, 529
@@ -20,7 +21,12 @@ from wirebridge.errors import UpstreamTimeout, UpstreamUnavailable
 from wirebridge.hub.request import HubRequest
 from wirebridge.transport.http import post_json
 from wirebridge.transport.sse import iter_sse
-from wirebridge.upstreams.messages import ANTHROPIC_VERSION, DEFAULT_SETTINGS, AnthropicSettings
+from wirebridge.upstreams.messages import (
+    ANTHROPIC_VERSION,
+    CLIENT_BETAS,
+    DEFAULT_SETTINGS,
+    AnthropicSettings,
+)
 from wirebridge.upstreams.messages.request import encode_request
 from wirebridge.upstreams.messages.stream import (
     MessagesStreamDecoder,
@@ -79,12 +85,23 @@ class MessagesCall:
         headers = {"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
         if self._route.api_key:
             headers["x-api-key"] = self._route.api_key
-        if self._settings.betas:
-            headers["anthropic-beta"] = ",".join(self._settings.betas)
+        betas = self._betas()
+        if betas:
+            headers["anthropic-beta"] = ",".join(betas)
         if self._stream:
             headers["Accept"] = "text/event-stream"
         headers.update(self._route.provider.headers)
         return headers
+
+    def _betas(self) -> list[str]:
+        betas = list(self._settings.betas)
+        client = self._req.extra.get(CLIENT_BETAS) if self._req.source == "messages" else None
+        values = [client] if isinstance(client, str) else client if isinstance(client, list) else []
+        for value in values:
+            for beta in str(value).split(","):
+                if beta.strip() and beta.strip() not in betas:
+                    betas.append(beta.strip())
+        return betas
 
     async def open(self) -> None:
         provider = self._route.provider

@@ -9,15 +9,16 @@
   ``tool_choice``: auto → auto, required → any, a function → tool, none → none;
   ``parallel_tool_calls: false`` → ``disable_parallel_tool_use``.
 * reasoning effort → ``thinking`` (see the package docstring for the modes); ``max_tokens`` is
-  raised above the budget when it is not. Anthropic refuses thinking with a forced tool choice
-  and on a tool-use turn whose assistant message does not open with the thinking it was made
-  with (history from another model); the effort is then not asked for. ``temperature`` and
-  ``top_k`` are not sent with thinking (Anthropic refuses them).
+  raised above the budget when it is not. Anthropic refuses thinking with a forced tool choice,
+  and budgeted thinking on a tool-use turn whose assistant message does not open with the
+  thinking it was made with (history from another model); the effort is then not asked for.
+  ``temperature`` and ``top_k`` are not sent with thinking (Anthropic refuses them).
 * ``stop`` → ``stop_sequences``; ``temperature`` (capped at Anthropic's 1.0) and ``top_p``;
   ``user`` (or ``safety_identifier``) → ``metadata.user_id``; ``text.format`` json_schema →
   ``output_config.format``; ``service_tier`` auto/priority → auto, default/flex → standard_only.
 * A Messages client's fields the hub does not model (``top_k``, ``thinking`` as it sent it,
-  ``output_config``, ``context_management``, …) are sent back unchanged.
+  ``output_config``, ``context_management``, …) are sent back unchanged; the ``anthropic-beta``
+  values its front door keeps in ``extra["_anthropic_beta"]`` go out as a header (``adapter``).
 * Sampling hints an Anthropic model has no use for (``seed``, ``prompt_cache_key``,
   ``truncation``, ``max_tool_calls``, ``reasoning.summary``) are not sent; features it cannot
   give (log probabilities, presence/frequency penalties, json_object output) raise
@@ -78,7 +79,7 @@ def encode_request(
     if req.source == "messages":
         # A Messages client's fields the hub does not model reach Anthropic as it sent them.
         for k, v in req.extra.items():
-            if k not in _OWNED:
+            if k not in _OWNED and not k.startswith("_"):
                 body[k] = v
     _drop_refused_with_thinking(body)
     return body
@@ -169,12 +170,13 @@ def _encode_thinking(
             f"reasoning.effort '{effort}' cannot be sent to an Anthropic upstream.",
             param="reasoning.effort",
         )
-    forced = body.get("tool_choice", {}).get("type") in ("any", "tool")
-    if forced or _tool_turn_without_thinking(messages):
+    if body.get("tool_choice", {}).get("type") in ("any", "tool"):
         return
-    if settings.thinking == "adaptive":
+    if settings.thinking == "adaptive":  # (the model may think or not on any turn)
         body["thinking"] = {"type": "adaptive"}
         body.setdefault("output_config", {})["effort"] = ADAPTIVE_EFFORTS[effort]
+        return
+    if _tool_turn_without_thinking(messages):
         return
     budget = BUDGETS[effort]
     body["thinking"] = {"type": "enabled", "budget_tokens": budget}

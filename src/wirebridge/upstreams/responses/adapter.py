@@ -7,12 +7,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import orjson
 
-from wirebridge.errors import UpstreamTimeout, UpstreamUnavailable
 from wirebridge.hub.request import HubRequest
-from wirebridge.transport.http import post_json
-from wirebridge.transport.sse import iter_sse
+from wirebridge.transport.http import post_json, read_json_object
+from wirebridge.transport.pump import pump
 from wirebridge.upstreams.responses import ResponsesSettings
 from wirebridge.upstreams.responses.request import encode_request
 from wirebridge.upstreams.responses.stream import ResponsesStreamDecoder
@@ -74,10 +72,10 @@ class ResponsesCall:
         assert resp is not None, "open() first"
         try:
             if self._stream and resp.content_type == "text/event-stream":
-                async for batch in _pump(resp, decoder):
+                async for batch in pump(resp, decoder):
                     yield batch
             else:  # asked for JSON, or a host that answers JSON whatever it was asked
-                yield decoder.response_events(await _read_json(resp))
+                yield decoder.response_events(await read_json_object(resp))
             tail = decoder.finish()
             if tail:
                 yield tail
@@ -109,54 +107,3 @@ def placement(
             return url, auth, placed_model
     auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     return provider.base_url + "/responses", auth, model
-
-
-async def _pump(
-    resp: aiohttp.ClientResponse, decoder: ResponsesStreamDecoder
-) -> AsyncIterator[list[Event]]:
-    """The one async loop over an upstream stream: bytes → SSE → event → hub events."""
-    try:
-        async for name, data in iter_sse(resp.content):
-            if data == b"[DONE]":
-                break
-            try:
-                event = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                decoder.fail(
-                    "upstream_error", f"The upstream sent a malformed event: {data[:200]!r}"
-                )
-                return
-            if not isinstance(event, dict):
-                continue
-            if "type" not in event and name:
-                event["type"] = name.decode("utf-8", "replace")
-            batch = decoder.feed(event)
-            if batch:
-                yield batch
-            if decoder.finished_cleanly:
-                break  # nothing after the terminal event matters
-    except TimeoutError:
-        decoder.fail("upstream_timeout", "The upstream stopped sending before the stream ended.")
-    except aiohttp.ClientError as e:
-        decoder.fail(
-            "upstream_error",
-            f"The upstream connection broke in the middle of the stream ({type(e).__name__}).",
-        )
-
-
-async def _read_json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
-    try:
-        raw = await resp.read()
-    except TimeoutError:
-        raise UpstreamTimeout("The upstream did not finish its answer in time.") from None
-    except aiohttp.ClientError as e:
-        raise UpstreamUnavailable(f"The upstream connection broke: {e}") from None
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise UpstreamUnavailable(
-            "The upstream answered with something that is not JSON."
-        ) from None
-    if not isinstance(obj, dict):
-        raise UpstreamUnavailable("The upstream answered with JSON that is not an object.")
-    return obj

@@ -94,8 +94,8 @@ class ResponsesStreamDecoder:
 
     @property
     def finished_cleanly(self) -> bool:
-        """Whether the upstream's terminal event came."""
-        return self._ended
+        """Whether the upstream's terminal event came (or an error that ends the stream)."""
+        return self._ended or self._error is not None
 
     # -- feeding ---------------------------------------------------------------------------
 

@@ -1,0 +1,428 @@
+"""The Markdown report of one ``bench/run.py`` run, from its ``results.json`` data."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Any
+
+from scenarios import CHUNKS, SCENARIOS, SLOW_DELAY_MS
+
+DIRECT = "mock (direct)"
+SYSTEM_ORDER = [DIRECT, "wirebridge", "wirebridge+feat", "litellm"]
+
+# the targets of issue 7
+T_JSON_RATIO = 30.0
+T_SSE_RATIO = 40.0
+T_ADDED_P50_MS = 0.5
+T_FEATURES_DROP = 0.25
+T_RSS_MB = 80.0
+T_WORKERS = 1.7
+
+
+class Records:
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+
+    def get(self, system: str, scenario: str, conc: int, tool: str = "loadgen") -> dict | None:
+        for r in self.records:
+            if (r["system"], r["scenario"], r["concurrency"], r["tool"]) == (
+                system,
+                scenario,
+                conc,
+                tool,
+            ):
+                return r
+        return None
+
+    def direct(self, scenario: str, conc: int, tool: str = "loadgen") -> dict | None:
+        scen = SCENARIOS.get(scenario)
+        return self.get(DIRECT, scen.direct, conc, tool) if scen and scen.direct else None
+
+
+def _f(v: Any, nd: int = 1) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.{nd}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _lat(r: dict | None, key: str, field: str = "latency_ms") -> float | None:
+    if r is None or not r.get(field):
+        return None
+    v = r[field].get(key)
+    return float(v) if v is not None else None
+
+
+def _sub(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def _ratio(a: dict | None, b: dict | None) -> float | None:
+    if a is None or b is None or not b.get("rps"):
+        return None
+    return float(a["rps"]) / float(b["rps"])
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+# ---------------------------------------------------------------- sections
+
+
+def machine(data: dict[str, Any]) -> list[str]:
+    m = data.get("machine", {})
+    a = data["args"]
+    rows = [
+        ["CPU", f"{m.get('cpu')} — {m.get('cores')} cores"],
+        ["RAM", f"{m.get('ram_gib')} GiB"],
+        ["kernel / OS", f"{m.get('kernel')} ({m.get('os')})"],
+        ["Python", str(m.get("python"))],
+        ["load average at start", " ".join(m.get("loadavg", []))],
+        ["open files limit", str(data.get("nofile"))],
+        ["wrk", m.get("wrk") or "not used"],
+        [
+            "pinning",
+            "none"
+            if a.get("no_pin")
+            else "server under test on CPU 0; mocks, load generator, "
+            "wrk and py-spy on the other CPUs (`taskset`)",
+        ],
+    ]
+    for venv, pkgs in data.get("versions", {}).items():
+        rows.append([venv, ", ".join(f"{k} {v}" for k, v in pkgs.items())])
+    return ["## Machine", "", *_table(["", ""], rows), ""]
+
+
+def method(data: dict[str, Any]) -> list[str]:
+    a = data["args"]
+    return [
+        "## How it was measured",
+        "",
+        f"- Upstream: `bench/mock_upstream.py --server raw` (bare asyncio protocol, pre-encoded "
+        f"bodies): one Chat Completions JSON answer, or an SSE stream of {CHUNKS} content chunks "
+        f"(+ role, finish and usage chunks); a second instance waits {SLOW_DELAY_MS:g} ms "
+        "between chunks for the slow-streams scenario.",
+        f"- Each run: {a['warmup']:g} s warm-up, then {a['duration']:g} s measured, at fixed "
+        "concurrency (closed loop: each client sends its next request when the previous answer "
+        "is complete). A request is an error on an exception, a status other than 200, or an "
+        "answer whose tail lacks its end marker (`response.completed`, `[DONE]`, "
+        "`message_stop`, …).",
+        "- **req/s, p50, p99, TTFB** come from `bench/loadgen.py` (asyncio + aiohttp client + "
+        "uvloop, one process): the table uses these numbers throughout, and so do the targets. "
+        "TTFB is the time to the first body byte of a stream. **wrk req/s** is `wrk -t1` "
+        "(C, one thread) on the same JSON request right after, for the JSON scenarios: it "
+        "costs the client core far less per request, so it is closer to the server's capacity.",
+        "- **added p50** = the system's p50 minus the p50 of the same kind of request (JSON or "
+        "SSE) sent by the same client straight to the mock, at the same concurrency.",
+        "- **server CPU %** = the server process tree's utime+stime (/proc/PID/stat) over the "
+        "run's wall time (100 % = one core); **CPU ms/req** = that CPU time over every request "
+        "it answered (warm-up included). **peak RSS** = VmHWM (/proc/PID/status) after "
+        "resetting it (`clear_refs`) at the start of the run; for several processes, the "
+        "sampled peak of their sum.",
+        "- **mock CPU %**: both mocks' CPU over the run (100 % = one core): well under 100 % "
+        "means the mock was not the bottleneck. **bg CPU %**: the machine's busy time "
+        "(/proc/stat) not spent by the server, the mocks or the load generator, as a share of "
+        "all cores — other work on the machine; high values make a run noisy.",
+        "",
+    ]
+
+
+def targets(data: dict[str, Any], rs: Records) -> list[str]:
+    rows: list[list[str]] = []
+
+    def add(name: str, measured: str, ok: bool | None) -> None:
+        rows.append([name, measured, "n/a" if ok is None else ("PASS" if ok else "FAIL")])
+
+    for scen, goal in (("responses-json", T_JSON_RATIO), ("responses-sse", T_SSE_RATIO)):
+        wb, ll = rs.get("wirebridge", scen, 16), rs.get("litellm", scen, 16)
+        ratio = _ratio(wb, ll)
+        text = "not measured"
+        if wb and ll:
+            text = f"{ratio:,.1f}x ({_f(wb['rps'])} vs {_f(ll['rps'])} req/s, loadgen)"
+            wr = _ratio(rs.get("wirebridge", scen, 16, "wrk"), rs.get("litellm", scen, 16, "wrk"))
+            if wr is not None:
+                text += f"; wrk: {wr:,.1f}x"
+        add(
+            f"`{scen}` c=16, one worker: ≥ {goal:g}x LiteLLM req/s",
+            text,
+            None if ratio is None else ratio >= goal,
+        )
+    wb, d = rs.get("wirebridge", "responses-json", 1), rs.direct("responses-json", 1)
+    added = _sub(_lat(wb, "p50"), _lat(d, "p50"))
+    text = "not measured"
+    if added is not None:
+        text = f"{added:.3f} ms ({_lat(wb, 'p50'):.3f} - {_lat(d, 'p50'):.3f} direct)"
+        wa = _sub(
+            _lat(rs.get("wirebridge", "responses-json", 1, "wrk"), "p50"),
+            _lat(rs.direct("responses-json", 1, "wrk"), "p50"),
+        )
+        if wa is not None:
+            text += f"; wrk: {wa:.3f} ms"
+    add(
+        f"added p50 latency, `responses-json` c=1: ≤ {T_ADDED_P50_MS} ms",
+        text,
+        None if added is None else added <= T_ADDED_P50_MS,
+    )
+    bare, feat = (
+        rs.get("wirebridge", "responses-json", 16),
+        rs.get("wirebridge+feat", "responses-json", 16),
+    )
+    r = _ratio(feat, bare)
+    on = "auth + store + metrics" if data.get("auth", True) else "store + metrics (no auth)"
+    add(
+        f"{on} on, `responses-json` c=16: ≥ {100 * (1 - T_FEATURES_DROP):g} % of bare req/s",
+        "not measured"
+        if r is None
+        else f"{100 * r:.0f} % ({_f(feat['rps'])} vs {_f(bare['rps'])})",
+        None if r is None else r >= 1 - T_FEATURES_DROP,
+    )
+    c64 = [
+        x
+        for x in rs.records
+        if x["system"] == "wirebridge" and x["concurrency"] == 64 and x["tool"] == "loadgen"
+    ]
+    peak = max((x["server_peak_worker_rss_mb"] for x in c64), default=None)
+    add(
+        f"peak RSS per worker, every c=64 run: ≤ {T_RSS_MB:g} MB",
+        "not measured" if peak is None else f"{peak:.1f} MB (max over {len(c64)} runs)",
+        None if peak is None else peak <= T_RSS_MB,
+    )
+    slow = rs.get("wirebridge", "slow-streams", data["args"]["slow_streams"])
+    if slow is None:
+        add("slow streams: zero errors, memory back to baseline", "not measured", None)
+    else:
+        before, after = slow["rss_before_mb"], slow["rss_after_mb"]
+        back = after <= before + max(10.0, 0.10 * before)
+        add(
+            f"{slow['concurrency']:,} concurrent slow streams: zero errors, RSS back to baseline "
+            "(within max(10 MB, 10 %) after the settle time)",
+            f"{slow['errors']} errors, {slow['requests']:,} complete; RSS {before} → peak "
+            f"{slow['server_peak_rss_mb']} → {after} MB {slow['settle_s']:g} s later",
+            slow["errors"] == 0 and slow["requests"] == slow["concurrency"] and back,
+        )
+    one = rs.get("wb-1w-unpinned", "responses-json", 64)
+    two = rs.get("wb-2w-unpinned", "responses-json", 64)
+    r = _ratio(two, one)
+    add(
+        f"two workers ≥ {T_WORKERS}x one (`responses-json` c=64, both unpinned)",
+        "skipped: no `serve --workers` yet"
+        if not data.get("workers_option")
+        else ("not measured" if r is None else f"{r:.2f}x ({_f(two['rps'])} vs {_f(one['rps'])})"),
+        None if r is None else r >= T_WORKERS,
+    )
+    return ["## Targets", "", *_table(["target", "measured", "result"], rows), ""]
+
+
+def scenario_tables(data: dict[str, Any], rs: Records) -> list[str]:
+    out = ["## Results", ""]
+    head = ["c", "system", "req/s", "wrk req/s", "p50 ms", "p99 ms", "TTFB p50", "added p50"]
+    head += ["x LiteLLM", "server CPU %", "CPU ms/req", "peak RSS MB", "errors", "mock CPU %"]
+    head += ["bg CPU %"]
+    names = [n for n in SCENARIOS if any(r["scenario"] == n for r in rs.records)]
+    for name in names:
+        scen = SCENARIOS[name]
+        out += [f"### `{name}` — `POST {scen.path}`" + (" (SSE)" if scen.stream else ""), ""]
+        rows = []
+        concs = sorted({r["concurrency"] for r in rs.records if r["scenario"] == name})
+        for c in concs:
+            d = rs.direct(name, c)
+            ll = rs.get("litellm", name, c)
+            for system in SYSTEM_ORDER:
+                r = d if system == DIRECT else rs.get(system, name, c)
+                if r is None:
+                    continue
+                w = (
+                    rs.direct(name, c, "wrk")
+                    if system == DIRECT
+                    else rs.get(system, name, c, "wrk")
+                )
+                direct_row = system == DIRECT
+                added = None if direct_row else _sub(_lat(r, "p50"), _lat(d, "p50"))
+                row = [
+                    str(c),
+                    f"{system} ({scen.direct})" if direct_row else system,
+                    _f(r["rps"]),
+                    _f(w["rps"]) if w else "-",
+                    _f(_lat(r, "p50"), 2),
+                    _f(_lat(r, "p99"), 2),
+                    _f(_lat(r, "p50", "ttfb_ms"), 2) if scen.stream else "-",
+                    _f(added, 2),
+                    _f(_ratio(r, ll), 1) if system.startswith("wirebridge") else "-",
+                    _f(r["server_cpu_pct"]) if not direct_row else "-",
+                    _f(r["server_cpu_ms_per_req"], 3) if not direct_row else "-",
+                    _f(r["server_peak_rss_mb"]) if not direct_row else "-",
+                    _f(r["errors"]),
+                    _f(r["server_cpu_pct"] if direct_row else r["mock_cpu_pct"]),
+                    _f(r["background_cpu_pct"]),
+                ]
+                rows.append(row)
+        out += [*_table(head, rows), ""]
+    return out
+
+
+def features(data: dict[str, Any], rs: Records) -> list[str]:
+    feat = [r for r in rs.records if r["system"] == "wirebridge+feat"]
+    if not feat:
+        return []
+    on = ["sqlite store (`store: true` in every request)", "metrics (always on in this build)"]
+    if data.get("auth", True):
+        on.insert(0, "client keys (`server.api_keys`, `Authorization: Bearer`)")
+    out = ["## Auth + store + metrics", "", "On: " + "; ".join(on) + ".", ""]
+    rows = []
+    for r in feat:
+        bare = rs.get("wirebridge", r["scenario"], r["concurrency"])
+        rows.append(
+            [
+                f"`{r['scenario']}`",
+                str(r["concurrency"]),
+                _f(bare["rps"]) if bare else "-",
+                _f(r["rps"]),
+                _f(100 * _ratio(r, bare), 0) + " %" if bare else "-",
+                _f(_lat(bare, "p50"), 2),
+                _f(_lat(r, "p50"), 2),
+                _f(bare["server_cpu_ms_per_req"], 3) if bare else "-",
+                _f(r["server_cpu_ms_per_req"], 3),
+                _f(r["errors"]),
+            ]
+        )
+    head = ["scenario", "c", "bare req/s", "features req/s", "of bare", "bare p50", "feat p50"]
+    head += ["bare CPU ms/req", "feat CPU ms/req", "errors"]
+    out += _table(head, rows)
+    extra = []
+    if "auth_status_without_key" in data:
+        extra.append(f"a request without a key was answered {data['auth_status_without_key']}")
+    if "metrics_status" in data:
+        extra.append(f"`/metrics/prometheus` answered {data['metrics_status']}")
+    if "store_bytes" in data:
+        extra.append(f"the sqlite store grew to {data['store_bytes'] / 1e6:.1f} MB")
+    return [*out, "", ("Checks: " + "; ".join(extra) + ".") if extra else "", ""]
+
+
+def slow_streams(data: dict[str, Any], rs: Records) -> list[str]:
+    r = rs.get("wirebridge", "slow-streams", data["args"]["slow_streams"])
+    if r is None:
+        return []
+    a = data["args"]
+    ttfb = f"{_f(_lat(r, 'p50', 'ttfb_ms'), 0)} / {_f(_lat(r, 'p99', 'ttfb_ms'), 0)} ms"
+    rss = f"{r['rss_before_mb']} / {r['server_peak_rss_mb']} / {r['rss_after_mb']} MB"
+    cpu = f"{r['server_cpu_s']:.1f} s ({r['server_cpu_ms_per_req']:.2f} ms per stream)"
+    samples = "; ".join(f"{k} x{v}" for k, v in r["error_samples"].items()) or "none"
+    rows = [
+        ["streams (one per client, opened over)", f"{r['concurrency']:,} ({a['slow_ramp']:g} s)"],
+        ["completed / errors", f"{r['requests']:,} / {r['errors']}"],
+        ["most in flight at once (client side)", _f(r.get("max_in_flight"))],
+        ["peak open fds of the gateway", _f(r.get("server_fds_peak"))],
+        ["wall time", f"{r['duration_s']:.1f} s"],
+        ["stream duration p50 / p99", f"{_f(_lat(r, 'p50'), 0)} / {_f(_lat(r, 'p99'), 0)} ms"],
+        ["TTFB p50 / p99", ttfb],
+        ["gateway RSS before / peak / after", rss],
+        ["gateway CPU", cpu],
+        ["error samples", samples],
+    ]
+    return [
+        "## Slow streams",
+        "",
+        f"`/v1/responses` SSE over the slow mock ({CHUNKS} chunks, {SLOW_DELAY_MS:g} ms apart), "
+        f"all at once; RSS measured before, at peak, and {r['settle_s']:g} s after the last "
+        "stream ended.",
+        "",
+        *_table(["", ""], rows),
+        "",
+    ]
+
+
+def workers(data: dict[str, Any], rs: Records) -> list[str]:
+    recs = [r for r in rs.records if r["system"].startswith("wb-")]
+    if not recs:
+        return []
+    rows = []
+    for scen in ("responses-json", "responses-sse"):
+        for c in (16, 64):
+            one, two = rs.get("wb-1w-unpinned", scen, c), rs.get("wb-2w-unpinned", scen, c)
+            if one and two:
+                rows.append(
+                    [f"`{scen}`", str(c), _f(one["rps"]), _f(two["rps"]), _f(_ratio(two, one), 2)]
+                )
+    return [
+        "## Two workers",
+        "",
+        "Both runs unpinned (the gateway may use every core; so do the mock and the client).",
+        "",
+        *_table(["scenario", "c", "1 worker req/s", "2 workers req/s", "ratio"], rows),
+        "",
+    ]
+
+
+def profiles(data: dict[str, Any]) -> list[str]:
+    prof = data.get("profile")
+    if not prof:
+        return []
+    out = [
+        "## Profile (py-spy)",
+        "",
+        "py-spy 200 Hz, `--nonblocking`, on the one-worker gateway during a separate c=16 run "
+        "of each scenario. Own time = samples whose innermost Python frame is the function "
+        "(time in C extensions such as orjson or aiohttp's parser counts toward the Python "
+        "frame that called them). Inclusive = samples with the function anywhere on the stack.",
+        "",
+    ]
+    for name, p in prof.items():
+        out += [
+            f"### `{name}` c=16 — {p['samples']:,} samples, {_f(p['rps_while_profiled'])} req/s "
+            f"while profiled; flamegraph `{p['svg']}`",
+            "",
+        ]
+        n = max(len(p["own"]), len(p["inclusive_wirebridge"]), len(p["layers"]))
+        rows = []
+        for i in range(n):
+            own = p["own"][i] if i < len(p["own"]) else ("", "")
+            inc = p["inclusive_wirebridge"][i] if i < len(p["inclusive_wirebridge"]) else ("", "")
+            lay = p["layers"][i] if i < len(p["layers"]) else ("", "")
+            rows.append(
+                [
+                    f"`{own[0]}`" if own[0] else "",
+                    f"{own[1]}" if own[0] else "",
+                    f"`{inc[0]}`" if inc[0] else "",
+                    f"{inc[1]}" if inc[0] else "",
+                    f"{lay[0]}",
+                    f"{lay[1]}" if lay[0] else "",
+                ]
+            )
+        head = ["own time", "%", "inclusive (wirebridge code)", "%", "own time by package", "%"]
+        out += [*_table(head, rows), ""]
+    return out
+
+
+def render(data: dict[str, Any], raw_dir: str) -> str:
+    rs = Records(data["records"])
+    m = data.get("machine", {})
+    cmd = " ".join(shlex.quote(x) for x in ["python", "bench/run.py", *sys.argv[1:]])
+    lines = [
+        f"# wirebridge benchmark — {data.get('started', '')[:10]} on {m.get('host', '?')}",
+        "",
+        f"`{cmd}` — started {data.get('started')}, finished {data.get('finished')}. "
+        f"Raw data, configs, logs and profiles: `{raw_dir}/`.",
+        "",
+    ]
+    lines += targets(data, rs)
+    lines += scenario_tables(data, rs)
+    lines += features(data, rs)
+    lines += slow_streams(data, rs)
+    lines += workers(data, rs)
+    lines += profiles(data)
+    if data.get("choices"):
+        import choices
+
+        lines += choices.render(data["choices"], level=2)
+    lines += machine(data)
+    lines += method(data)
+    if data.get("notes"):
+        lines += ["## Notes", "", *[f"- {n}" for n in data["notes"]], ""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,70 @@
+"""The one async loop over an upstream stream: bytes → SSE → JSON event → hub events.
+
+Every upstream adapter reads its stream through ``pump`` with its own synchronous decoder. The
+loop owns what all streams share: ``[DONE]``, named SSE events, malformed data, timeouts, a
+connection that breaks, and a stream that ends before the upstream said it was over — each of
+these ends the stream as a failure in the decoder, never as an exception to the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import aiohttp
+import orjson
+
+from wirebridge.transport.sse import iter_sse
+
+Event = dict[str, Any]
+
+
+class StreamDecoder(Protocol):
+    def feed(self, event: dict[str, Any]) -> list[Event]: ...
+
+    def fail(self, code: str, message: str) -> None: ...
+
+    @property
+    def finished_cleanly(self) -> bool:
+        """Whether the upstream has said how the answer ended."""
+        ...
+
+
+async def pump(
+    resp: aiohttp.ClientResponse, decoder: StreamDecoder, *, stop_when_finished: bool = True
+) -> AsyncIterator[list[Event]]:
+    """Hub events, one list per upstream event. With ``stop_when_finished`` reading stops once
+    the decoder has its end (Chat Completions keeps reading: usage follows the finish)."""
+    ended = False
+    try:
+        async for name, data in iter_sse(resp.content):
+            if data == b"[DONE]":
+                ended = True
+                break
+            try:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                decoder.fail("upstream_error", f"The upstream sent malformed data: {data[:200]!r}")
+                return
+            if not isinstance(event, dict):
+                decoder.fail("upstream_error", f"The upstream sent a non-object: {data[:200]!r}")
+                return
+            if name and "type" not in event:
+                event["type"] = name.decode("utf-8", "replace")
+            batch = decoder.feed(event)
+            if batch:
+                yield batch
+            if stop_when_finished and decoder.finished_cleanly:
+                ended = True
+                break
+    except TimeoutError:
+        decoder.fail("upstream_timeout", "The upstream stopped sending before the stream ended.")
+        return
+    except aiohttp.ClientError as e:
+        decoder.fail(
+            "upstream_error",
+            f"The upstream connection broke in the middle of the stream ({type(e).__name__}).",
+        )
+        return
+    if not ended and not decoder.finished_cleanly:
+        decoder.fail("upstream_error", "The upstream closed the stream before it ended.")
