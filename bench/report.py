@@ -67,6 +67,17 @@ def _ratio(a: dict | None, b: dict | None) -> float | None:
     return float(a["rps"]) / float(b["rps"])
 
 
+def _per_cpu(r: dict | None) -> float | None:
+    """Requests per CPU-second of the server: what one fully available core would serve."""
+    if r is None or not r.get("server_cpu_ms_per_req"):
+        return None
+    return 1000.0 / float(r["server_cpu_ms_per_req"])
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -93,6 +104,11 @@ def machine(data: dict[str, Any]) -> list[str]:
             if a.get("no_pin")
             else "server under test on CPU 0; mocks, load generator, "
             "wrk and py-spy on the other CPUs (`taskset`)",
+        ],
+        [
+            "priority",
+            f"nice {a.get('nice', 0)}"
+            + (" (every process the harness started)" if a.get("nice") else ""),
         ],
     ]
     for venv, pkgs in data.get("versions", {}).items():
@@ -149,6 +165,9 @@ def targets(data: dict[str, Any], rs: Records) -> list[str]:
             wr = _ratio(rs.get("wirebridge", scen, 16, "wrk"), rs.get("litellm", scen, 16, "wrk"))
             if wr is not None:
                 text += f"; wrk: {wr:,.1f}x"
+            cr = _div(_per_cpu(wb), _per_cpu(ll))
+            if cr is not None:
+                text += f"; per CPU-second: {cr:,.1f}x"
         add(
             f"`{scen}` c=16, one worker: ≥ {goal:g}x LiteLLM req/s",
             text,
@@ -221,30 +240,43 @@ def targets(data: dict[str, Any], rs: Records) -> list[str]:
 
 
 def scenario_tables(data: dict[str, Any], rs: Records) -> list[str]:
-    out = ["## Results", ""]
+    out = [
+        "## Results",
+        "",
+        "req/CPU-s = requests per second of server CPU time (1000 / CPU ms per request): the "
+        "rate one fully available core would serve, robust to other load on the machine. "
+        "x LiteLLM compares req/s, and in brackets req/CPU-s. CPU % mock/client/bg: the mocks, "
+        "the load generator (100 = one core) and other processes on the machine "
+        "(100 = every core).",
+        "",
+    ]
     head = ["c", "system", "req/s", "wrk req/s", "p50 ms", "p99 ms", "TTFB p50", "added p50"]
-    head += ["x LiteLLM", "server CPU %", "CPU ms/req", "peak RSS MB", "errors", "mock CPU %"]
-    head += ["bg CPU %"]
-    names = [n for n in SCENARIOS if any(r["scenario"] == n for r in rs.records)]
+    head += ["x LiteLLM", "server CPU %", "CPU ms/req", "req/CPU-s", "peak RSS MB", "errors"]
+    head += ["CPU % mock/client/bg"]
+    names = [
+        n
+        for n in SCENARIOS
+        if any(r["scenario"] == n and r["system"] != DIRECT for r in rs.records)
+    ]
     for name in names:
         scen = SCENARIOS[name]
-        out += [f"### `{name}` — `POST {scen.path}`" + (" (SSE)" if scen.stream else ""), ""]
+        out += [f"### `{name}` - `POST {scen.path}`" + (" (SSE)" if scen.stream else ""), ""]
         rows = []
         concs = sorted({r["concurrency"] for r in rs.records if r["scenario"] == name})
         for c in concs:
             d = rs.direct(name, c)
             ll = rs.get("litellm", name, c)
             for system in SYSTEM_ORDER:
-                r = d if system == DIRECT else rs.get(system, name, c)
+                direct_row = system == DIRECT
+                r = d if direct_row else rs.get(system, name, c)
                 if r is None:
                     continue
-                w = (
-                    rs.direct(name, c, "wrk")
-                    if system == DIRECT
-                    else rs.get(system, name, c, "wrk")
-                )
-                direct_row = system == DIRECT
+                w = rs.direct(name, c, "wrk") if direct_row else rs.get(system, name, c, "wrk")
                 added = None if direct_row else _sub(_lat(r, "p50"), _lat(d, "p50"))
+                vs = "-"
+                if system == "wirebridge" and ll is not None:
+                    vs = f"{_f(_ratio(r, ll))} ({_f(_div(_per_cpu(r), _per_cpu(ll)))})"
+                mock_cpu = r["server_cpu_pct"] if direct_row else r["mock_cpu_pct"]
                 row = [
                     str(c),
                     f"{system} ({scen.direct})" if direct_row else system,
@@ -254,13 +286,13 @@ def scenario_tables(data: dict[str, Any], rs: Records) -> list[str]:
                     _f(_lat(r, "p99"), 2),
                     _f(_lat(r, "p50", "ttfb_ms"), 2) if scen.stream else "-",
                     _f(added, 2),
-                    _f(_ratio(r, ll), 1) if system.startswith("wirebridge") else "-",
+                    vs,
                     _f(r["server_cpu_pct"]) if not direct_row else "-",
                     _f(r["server_cpu_ms_per_req"], 3) if not direct_row else "-",
+                    _f(_per_cpu(r), 0) if not direct_row else "-",
                     _f(r["server_peak_rss_mb"]) if not direct_row else "-",
                     _f(r["errors"]),
-                    _f(r["server_cpu_pct"] if direct_row else r["mock_cpu_pct"]),
-                    _f(r["background_cpu_pct"]),
+                    f"{mock_cpu:.0f}/{r['client_cpu_pct']:.0f}/{r['background_cpu_pct']:.0f}",
                 ]
                 rows.append(row)
         out += [*_table(head, rows), ""]
@@ -274,10 +306,15 @@ def features(data: dict[str, Any], rs: Records) -> list[str]:
     on = ["sqlite store (`store: true` in every request)", "metrics (always on in this build)"]
     if data.get("auth", True):
         on.insert(0, "client keys (`server.api_keys`, `Authorization: Bearer`)")
-    out = ["## Auth + store + metrics", "", "On: " + "; ".join(on) + ".", ""]
+    out = [
+        "## Auth + store + metrics",
+        "",
+        "On: " + "; ".join(on) + ". Each run follows the same run on the bare gateway.",
+        "",
+    ]
     rows = []
     for r in feat:
-        bare = rs.get("wirebridge", r["scenario"], r["concurrency"])
+        bare = rs.get("wirebridge (pair)", r["scenario"], r["concurrency"])
         rows.append(
             [
                 f"`{r['scenario']}`",

@@ -59,6 +59,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 LITELLM_VERSION = "1.106.0"
 LITELLM_VENV = BENCH / ".venv-litellm"
+DIRECT = "mock (direct)"
 
 
 @dataclass
@@ -216,16 +217,19 @@ def measure(
     return rec
 
 
-def matrix(ctx: Ctx, system: str, base_url: str, pid: int, scenario_names: list[str]) -> None:
+def matrix(ctx: Ctx, systems: list[tuple[str, str, int]], scenario_names: list[str]) -> None:
+    """Every scenario at every concurrency on every system, interleaved (system innermost) so
+    that load from outside the benchmark hits all systems alike."""
     for name in scenario_names:
         scen = SCENARIOS[name]
         for conc in ctx.args.concurrency:
-            try:
-                measure(ctx, system, scen, conc, base_url, pid)
-                if ctx.args.wrk and not scen.stream:
-                    measure(ctx, system, scen, conc, base_url, pid, tool="wrk")
-            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
-                ctx.note(f"{system} {name} c={conc} failed: {e}")
+            for system, base_url, pid in systems:
+                tools = ["loadgen", "wrk"] if ctx.args.wrk and not scen.stream else ["loadgen"]
+                for tool in tools:
+                    try:
+                        measure(ctx, system, scen, conc, base_url, pid, tool=tool)
+                    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+                        ctx.note(f"{system} {name} c={conc} {tool} failed: {e}")
 
 
 # ---------------------------------------------------------------- servers
@@ -335,8 +339,9 @@ def start_litellm(ctx: Ctx, venv: Path) -> tuple[Service, str]:
 # ---------------------------------------------------------------- extra scenarios
 
 
-def features(ctx: Ctx) -> None:
-    """Client keys + sqlite store (``store: true``) + metrics, against the bare numbers."""
+def features(ctx: Ctx, bare_url: str, bare_pid: int) -> None:
+    """Client keys + sqlite store (``store: true``) + metrics, each run right after the same
+    run on the bare gateway (still up), so both see the same machine."""
     ctx.extra.setdefault("auth", True)
     svc, url = start_wirebridge(ctx, "wirebridge-features", features=True)
     auth = ctx.extra["auth"]
@@ -349,8 +354,10 @@ def features(ctx: Ctx) -> None:
                 ctx.note(f"auth configured but /v1/models without a key answered {status}")
         for name in ("responses-json", "responses-sse"):
             for conc in sorted({1, 16} & set(ctx.args.concurrency)) or [16]:
+                scen = SCENARIOS[name]
+                measure(ctx, "wirebridge (pair)", scen, conc, bare_url, bare_pid)
                 measure(
-                    ctx, "wirebridge+feat", SCENARIOS[name], conc, url, svc.pid,
+                    ctx, "wirebridge+feat", scen, conc, url, svc.pid,
                     body={"store": True}, headers=key_header,
                 )  # fmt: skip
         status = harness.http_get(url + "/metrics/prometheus", dict(key_header))
@@ -411,14 +418,19 @@ def workers2(ctx: Ctx, help_text: str) -> None:
     if "--workers" not in help_text:
         ctx.note("`wirebridge serve` has no --workers option yet: the 2-worker scenario skipped")
         return
-    for workers in (1, 2):
-        name = f"wirebridge-{workers}w-unpinned"
-        svc, url = start_wirebridge(ctx, name, workers=workers, pin=False)
-        try:
-            for sname in ("responses-json", "responses-sse"):
-                for conc in (16, 64):
-                    measure(ctx, f"wb-{workers}w-unpinned", SCENARIOS[sname], conc, url, svc.pid)
-        finally:
+    systems = []
+    try:
+        for workers in (1, 2):
+            svc, url = start_wirebridge(
+                ctx, f"wirebridge-{workers}w-unpinned", workers=workers, pin=False
+            )
+            systems.append((f"wb-{workers}w-unpinned", url, svc.pid))
+        for sname in ("responses-json", "responses-sse"):
+            for conc in (16, 64):
+                for system, url, pid in systems:
+                    measure(ctx, system, SCENARIOS[sname], conc, url, pid)
+    finally:
+        for svc in ctx.services[-len(systems) :] if systems else []:
             svc.stop()
 
 
@@ -453,6 +465,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-wrk", action="store_true")
     ap.add_argument("--no-choices", action="store_true")
     ap.add_argument("--no-pin", action="store_true", help="do not taskset the processes")
+    ap.add_argument(
+        "--nice", type=int, default=0, help="run every process under nice -n N (root: N < 0)"
+    )
     ap.add_argument("--slow-streams", type=int, help="concurrent slow streams (5000; quick: 200)")
     ap.add_argument("--slow-ramp", type=float, default=2.0, help="seconds to open them over")
     ap.add_argument("--settle", type=float, help="seconds after the slow streams (10; quick: 2)")
@@ -480,6 +495,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    harness.NICE = args.nice
     stamp = dt.date.today().isoformat()
     host = socket.gethostname().split(".")[0] or "host"
     args.out.mkdir(parents=True, exist_ok=True)
@@ -549,41 +565,40 @@ def run_all(ctx: Ctx) -> None:
     mock_url = f"http://127.0.0.1:{ctx.mock_port}"
     log("phase 1: the mock alone")
     twins = sorted({SCENARIOS[n].direct for n in a.matrix if SCENARIOS[n].direct})
-    matrix(ctx, "mock (direct)", mock_url, ctx.mock.pid, twins)
+    matrix(ctx, [(DIRECT, mock_url, ctx.mock.pid)], twins)
 
     help_text = serve_help(ctx)
     ctx.extra["workers_option"] = "--workers" in help_text
-    log("phase 2: wirebridge, one worker")
     svc, url = start_wirebridge(ctx, "wirebridge")
-    try:
-        matrix(ctx, "wirebridge", url, svc.pid, a.matrix)
-        if "profile" in a.extras:
-            profile(ctx, svc, url)
-        if "slow-streams" in a.extras:
-            slow_streams(ctx, svc, url)
-    finally:
-        svc.stop()
-    if "features" in a.extras:
-        log("phase 3: wirebridge with auth + store + metrics")
-        features(ctx)
-    if "workers2" in a.extras:
-        log("phase 4: two workers")
-        workers2(ctx, help_text)
+    systems = [("wirebridge", url, svc.pid)]
+    lsvc = None
     if a.litellm:
-        log("phase 5: LiteLLM")
         venv = ensure_litellm(ctx)
         if venv is not None:
             try:
                 lsvc, lurl = start_litellm(ctx, venv)
+                systems.append(("litellm", lurl, lsvc.pid))
             except RuntimeError as e:
                 ctx.note(f"LiteLLM did not start: {e}")
-            else:
-                try:
-                    matrix(ctx, "litellm", lurl, lsvc.pid, a.matrix)
-                finally:
-                    lsvc.stop()
     else:
         ctx.note("LiteLLM skipped (--quick or --no-litellm)")
+    log(f"phase 2: {' and '.join(s[0] for s in systems)}, interleaved")
+    matrix(ctx, systems, a.matrix)
+    if lsvc is not None:
+        lsvc.stop()
+    if "profile" in a.extras:
+        log("phase 3: profile")
+        profile(ctx, svc, url)
+    if "features" in a.extras:
+        log("phase 4: wirebridge with auth + store + metrics, paired with the bare one")
+        features(ctx, url, svc.pid)
+    if "slow-streams" in a.extras:
+        log("phase 5: slow streams")
+        slow_streams(ctx, svc, url)
+    svc.stop()
+    if "workers2" in a.extras:
+        log("phase 6: two workers")
+        workers2(ctx, help_text)
     if a.choices:
         with contextlib.suppress(subprocess.TimeoutExpired):
             choices(ctx)

@@ -144,9 +144,10 @@ def test_summary_line_has_every_field(caplog: pytest.LogCaptureFixture) -> None:
         "status=200 stream=true outcome=completed tokens_in=12 tokens_out=7 latency_ms=500.0 "
         "ttft_ms=12.3"
     )
-    fields = record.wb_fields  # type: ignore[attr-defined]
-    assert fields["latency_ms"] == 500.0 and fields["ttft_ms"] == 12.3
-    assert fields["tokens_in"] == 12 and fields["front_door"] == "chat"
+    obj = orjson.loads(logs.JsonFormatter().format(record))
+    assert obj["latency_ms"] == 500.0 and obj["ttft_ms"] == 12.3
+    assert obj["tokens_in"] == 12 and obj["front_door"] == "chat" and obj["request_id"] == "-"
+    assert obj["message"] == record.getMessage()
 
 
 def test_configure_logging_writes_json_with_request_ids(capsys: pytest.CaptureFixture) -> None:

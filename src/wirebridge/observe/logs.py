@@ -66,21 +66,39 @@ class RequestIdFilter(logging.Filter):
 
 
 class TextFormatter(logging.Formatter):
+    """``TEXT_FORMAT``, with the date formatted once a second rather than once a line."""
+
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
+        self._second: tuple[int, str] = (-1, "")
 
     def format(self, record: logging.LogRecord) -> str:
         if not hasattr(record, "request_id"):
             record.request_id = REQUEST_ID.get()
         return super().format(record)
 
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        cached, stamp = self._second
+        if second != cached:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second))
+            self._second = (second, stamp)
+        return f"{stamp},{int(record.msecs):03d}"
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object a line; a summary line also carries its fields as keys."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._second: tuple[int, str] = (-1, "")
+
     def format(self, record: logging.LogRecord) -> str:
-        created = record.created
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+        second = int(record.created)
+        cached, stamp = self._second
+        if second != cached:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, stamp)
         out: dict[str, Any] = {
             "time": f"{stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
@@ -88,6 +106,9 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
             "message": record.getMessage(),
         }
+        summary = getattr(record, "wb_summary", None)
+        if summary is not None:
+            out.update(summary_fields(*summary))
         fields = getattr(record, "wb_fields", None)
         if fields:
             out.update(fields)
@@ -132,15 +153,34 @@ def install(fmt: str = "text", bodies: bool = False) -> None:
 
 
 def summary(ctx: Any, elapsed: float) -> None:
-    """The one info line of a finished request (a ``RequestContext``)."""
-    latency = round(elapsed * 1000, 1)
-    ttft = None if ctx.ttft is None else round(ctx.ttft * 1000, 1)
-    model = ctx.model or ctx.routed
-    fields = {
+    """The one info line of a finished request (a ``RequestContext``); the JSON format also
+    gives its fields as keys (``summary_fields``)."""
+    REQUEST_LOG.info(
+        "%s %s %s model=%s provider=%s upstream_model=%s status=%d stream=%s outcome=%s "
+        "tokens_in=%s tokens_out=%s latency_ms=%.1f ttft_ms=%s",
+        ctx.front_door,
+        ctx.method,
+        ctx.path,
+        ctx.model or ctx.routed or "-",
+        ctx.provider or "-",
+        ctx.answered_model or "-",
+        ctx.status,
+        "true" if ctx.stream else "false",
+        ctx.outcome or "-",
+        "-" if ctx.tokens_in is None else ctx.tokens_in,
+        "-" if ctx.tokens_out is None else ctx.tokens_out,
+        elapsed * 1000,
+        "-" if ctx.ttft is None else f"{ctx.ttft * 1000:.1f}",
+        extra={"wb_summary": (ctx, elapsed)},
+    )
+
+
+def summary_fields(ctx: Any, elapsed: float) -> dict[str, Any]:
+    return {
         "front_door": ctx.front_door,
         "method": ctx.method,
         "path": ctx.path,
-        "model": model,
+        "model": ctx.model or ctx.routed,
         "routed_model": ctx.routed,
         "provider": ctx.provider,
         "upstream_model": ctx.answered_model,
@@ -149,27 +189,9 @@ def summary(ctx: Any, elapsed: float) -> None:
         "outcome": ctx.outcome,
         "tokens_in": ctx.tokens_in,
         "tokens_out": ctx.tokens_out,
-        "latency_ms": latency,
-        "ttft_ms": ttft,
+        "latency_ms": round(elapsed * 1000, 1),
+        "ttft_ms": None if ctx.ttft is None else round(ctx.ttft * 1000, 1),
     }
-    REQUEST_LOG.info(
-        "%s %s %s model=%s provider=%s upstream_model=%s status=%d stream=%s outcome=%s "
-        "tokens_in=%s tokens_out=%s latency_ms=%.1f ttft_ms=%s",
-        ctx.front_door,
-        ctx.method,
-        ctx.path,
-        model or "-",
-        ctx.provider or "-",
-        ctx.answered_model or "-",
-        ctx.status,
-        "true" if ctx.stream else "false",
-        ctx.outcome or "-",
-        "-" if ctx.tokens_in is None else ctx.tokens_in,
-        "-" if ctx.tokens_out is None else ctx.tokens_out,
-        latency,
-        "-" if ttft is None else ttft,
-        extra={"wb_fields": fields},
-    )
 
 
 def websocket_closed(ctx: Any, elapsed: float) -> None:

@@ -42,10 +42,11 @@ log = logging.getLogger("wirebridge")
 Event = dict[str, Any]
 Body = dict[str, Any]
 
-# Request fields the ChatGPT backend answers with "Unsupported parameter".
+# Request fields the ChatGPT backend answers with "Unsupported parameter". (service_tier is not
+# one: Codex itself sends "priority" there in fast mode.)
 REFUSED_PARAMS = (
     *("temperature", "top_p", "max_output_tokens", "max_tokens", "metadata", "user"),
-    *("service_tier", "safety_identifier", "top_logprobs", "truncation", "max_tool_calls"),
+    *("safety_identifier", "top_logprobs", "truncation", "max_tool_calls"),
     *("presence_penalty", "frequency_penalty", "seed", "stop"),
 )
 TOKENS_SERVICE = "chatgpt.tokens"
