@@ -1,7 +1,9 @@
 """py-spy on the gateway during a scenario, and a summary of where its samples went.
 
 Two samplers run side by side on the gateway (``--nonblocking``: the process is never
-paused): one writes a flamegraph SVG, one the raw collapsed stacks
+paused; ``--gil``: only samples of a thread holding the GIL, so neither a thread waiting on
+the event loop's poll nor an idle executor thread counts): one writes a flamegraph SVG, one
+the raw collapsed stacks
 (``frame;frame;...;leaf count``), which ``summarize`` folds into the top functions by own
 time (the leaf of a sample) and by inclusive time, and into shares per layer.
 """
@@ -16,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+_BASE = re.compile(r"/wirebridge/(cli/|__main__\.py)")  # under every sample: not informative
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]*)(?::\d+)?\)$")
 
 
@@ -30,7 +33,7 @@ def start(pid: int, out: Path, duration: float, cpus: str | None) -> list[subpro
         return []
     procs = []
     for fmt, suffix in (("flamegraph", ".svg"), ("raw", ".txt")):
-        cmd = [exe, "record", "--pid", str(pid), "--rate", "200", "--nonblocking"]
+        cmd = [exe, "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil"]
         cmd += ["--duration", str(max(1, round(duration))), "--format", fmt]
         cmd += ["--output", str(out.with_suffix(suffix))]
         if fmt == "raw":
@@ -96,7 +99,7 @@ def summarize(raw: Path, top: int = 15) -> dict[str, Any]:
         layers[layer(file)] += n
         seen = set()
         for func, file in frames:
-            if "/wirebridge/" in file:
+            if "/wirebridge/" in file and not _BASE.search(file):
                 key = f"{func} ({_short(file)})"
                 if key not in seen:
                     seen.add(key)

@@ -404,10 +404,12 @@ def profiles(data: dict[str, Any]) -> list[str]:
     out = [
         "## Profile (py-spy)",
         "",
-        "py-spy 200 Hz, `--nonblocking`, on the one-worker gateway during a separate c=16 run "
-        "of each scenario. Own time = samples whose innermost Python frame is the function "
-        "(time in C extensions such as orjson or aiohttp's parser counts toward the Python "
-        "frame that called them). Inclusive = samples with the function anywhere on the stack.",
+        "py-spy 250 Hz, `--nonblocking --gil` (only samples of the thread holding the GIL: "
+        "CPU work, not waiting), on the one-worker gateway during a separate c=16 run of each "
+        "scenario. Own time = samples whose innermost Python frame is the function (time in C "
+        "extensions such as orjson, uvloop or aiohttp's parser counts toward the Python frame "
+        "that called them; `run_app` is uvloop's own loop and socket work). Inclusive = "
+        "samples with the function anywhere on the stack.",
         "",
     ]
     for name, p in prof.items():

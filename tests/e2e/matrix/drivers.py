@@ -43,6 +43,7 @@ class ResponsesDriver:
                 model=self.model,
                 input=self.history,
                 tools=self.tools,  # type: ignore[arg-type]
+                reasoning={"effort": "medium", "summary": "auto"},
             ) as stream:
                 final = None
                 for ev in stream:
@@ -98,6 +99,7 @@ class ChatDriver:
                 tools=self.tools,  # type: ignore[arg-type]
                 stream=True,
                 stream_options={"include_usage": True},
+                reasoning_effort="medium",
             )
             for chunk in stream:
                 seen.model = chunk.model

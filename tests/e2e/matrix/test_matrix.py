@@ -48,6 +48,17 @@ def matrix_config(upstream: Upstream, fake: Any) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="session")
+def fake_responses_server() -> Iterator[Any]:
+    from tests.support.fake_responses import FakeResponses
+
+    fake = FakeResponses().start()
+    try:
+        yield fake
+    finally:
+        fake.close()
+
+
 @pytest.fixture(scope="module", params=UPSTREAMS, ids=lambda u: u.name)
 def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     upstream: Upstream = request.param
@@ -113,7 +124,10 @@ def test_reasoning_replay(cell: Env, driver_cls: Any) -> None:
     assert first.reasoning == "Let me think it over." and first.text == "First answer."
     assert d.ask("and then?").text == "Second."
     last = cell.upstream.requests(cell.fake)[-1]
-    assert cell.upstream.replayed(last, "Let me think it over.")
+    # A Chat Completions client keeps reasoning only as text: an upstream that needs its own
+    # blob back gets nothing for it (never a wrong blob), and the turn still succeeds.
+    expect = driver_cls.name != "chat" or cell.upstream.replays_plain_text
+    assert cell.upstream.replayed(cell.fake, last, "Let me think it over.") is expect
 
 
 def test_length_cut(cell: Env, driver_cls: Any) -> None:

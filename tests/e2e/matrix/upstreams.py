@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.e2e.matrix.model import Say
+from tests.support import fake_responses as fr
 from tests.support.fake_chat import FakeChat, Reply
+from tests.support.fake_responses import Reply as ResponsesReply
 
 
 @dataclass
@@ -21,8 +23,11 @@ class Upstream:
     provider: Callable[[Any], dict[str, Any]]  # fake → provider config
     script: Callable[[Any, list[Say]], None]
     requests: Callable[[Any], list[dict[str, Any]]]  # request bodies, oldest first
-    replayed: Callable[[dict[str, Any], str], bool]  # did this body carry that reasoning back?
+    replayed: Callable[[Any, dict[str, Any], str], bool]  # did the body carry the reasoning back?
     tool_output: Callable[[dict[str, Any], str], str | None]  # the output sent for a call id
+    # Whether reasoning shown as plain text (a Chat Completions client's reasoning_content) is
+    # all this upstream needs to take it back; the Responses API wants its own encrypted blob.
+    replays_plain_text: bool = True
 
 
 def _chat_reply(say: Say) -> Reply:
@@ -50,7 +55,7 @@ def _chat_script(fake: FakeChat, says: list[Say]) -> None:
     fake.script(*[_chat_reply(s) for s in says])
 
 
-def _chat_replayed(body: dict[str, Any], reasoning: str) -> bool:
+def _chat_replayed(fake: FakeChat, body: dict[str, Any], reasoning: str) -> bool:
     return any(m.get("reasoning_content") == reasoning for m in body["messages"])
 
 
@@ -71,4 +76,43 @@ CHAT = Upstream(
     tool_output=_chat_tool_output,
 )
 
-UPSTREAMS = [CHAT]
+
+def _responses_reply(say: Say) -> ResponsesReply:
+    if say.error is not None:
+        headers = {"Retry-After": say.retry_after} if say.retry_after else None
+        return ResponsesReply.error_reply(say.error, headers=headers)
+    items = [fr.reasoning(say.reasoning)] if say.reasoning else []
+    status = "incomplete" if say.finish == "length" else "completed"
+    if say.text:
+        items.append(fr.message(say.text, status=status))
+    items += [fr.function_call(name, arguments, call_id=cid) for cid, name, arguments in say.calls]
+    return ResponsesReply.items(*items, status=status, chunk_size=5)
+
+
+def _responses_replayed(fake: Any, body: dict[str, Any], reasoning: str) -> bool:
+    # The upstream's own reasoning item comes back with the blob it issued, never another's.
+    return any(
+        item.get("type") == "reasoning" and item.get("encrypted_content") in fake.issued
+        for item in body["input"]
+    )
+
+
+def _responses_tool_output(body: dict[str, Any], call_id: str) -> str | None:
+    for item in body["input"]:
+        if item.get("type") == "function_call_output" and item.get("call_id") == call_id:
+            return str(item.get("output"))
+    return None
+
+
+RESPONSES = Upstream(
+    name="responses",
+    fake_fixture="fake_responses_server",
+    provider=lambda fake: {"api": "responses", "base_url": fake.base_url, "api_key": "sk-up"},
+    script=lambda fake, says: fake.script(*[_responses_reply(s) for s in says]),
+    requests=lambda fake: [r.body for r in fake.responses_requests],
+    replayed=_responses_replayed,
+    tool_output=_responses_tool_output,
+    replays_plain_text=False,
+)
+
+UPSTREAMS = [CHAT, RESPONSES]
