@@ -100,6 +100,8 @@ class CodexReply:
     status: int = 200
     body: Any = None
     reasoning: str | None = None  # a reasoning item (summary + encrypted_content) first
+    incomplete: bool = False  # end with response.incomplete (max_output_tokens), not completed
+    headers: tuple[tuple[str, str], ...] = ()  # of an error answer (e.g. Retry-After)
 
     @classmethod
     def message(
@@ -185,8 +187,18 @@ def _sse_events(reply: CodexReply, model: str) -> list[dict[str, Any]]:
         done = {**item, "status": "completed", "arguments": args}
         events.append({"type": "response.output_item.done", "output_index": idx, "item": done})
         output.append(done)
-    final = {**base, "status": "completed", "output": output, "usage": _usage()}
-    events.append({"type": "response.completed", "response": final})
+    if reply.incomplete:
+        final = {
+            **base,
+            "status": "incomplete",
+            "output": output,
+            "usage": _usage(),
+            "incomplete_details": {"reason": "max_output_tokens"},
+        }
+        events.append({"type": "response.incomplete", "response": final})
+    else:
+        final = {**base, "status": "completed", "output": output, "usage": _usage()}
+        events.append({"type": "response.completed", "response": final})
     for n, ev in enumerate(events):
         ev["sequence_number"] = n
     return events
@@ -591,7 +603,7 @@ class FakeChatGPT:
             return _backend_error(rec, 500, "fake_chatgpt: no scripted reply")
         if reply.kind == "error":
             rec.status = reply.status
-            return web.json_response(reply.body, status=reply.status)
+            return web.json_response(reply.body, status=reply.status, headers=dict(reply.headers))
         rec.status = 200
         return await self._stream(request, _sse_events(reply, str(body.get("model"))))
 

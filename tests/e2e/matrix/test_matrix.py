@@ -59,6 +59,17 @@ def fake_responses_server() -> Iterator[Any]:
         fake.close()
 
 
+@pytest.fixture(scope="session")
+def fake_chatgpt_server() -> Iterator[Any]:
+    from tests.support.fake_chatgpt import FakeChatGPT
+
+    fake = FakeChatGPT().start()
+    try:
+        yield fake
+    finally:
+        fake.close()
+
+
 @pytest.fixture(scope="module", params=UPSTREAMS, ids=lambda u: u.name)
 def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     upstream: Upstream = request.param

@@ -6,13 +6,16 @@ recorded, whether the model's reasoning came back on the next turn in that provi
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tests.e2e.matrix.model import Say
 from tests.support import fake_responses as fr
 from tests.support.fake_chat import FakeChat, Reply
+from tests.support.fake_chatgpt import CodexReply
 from tests.support.fake_responses import Reply as ResponsesReply
 
 
@@ -115,4 +118,54 @@ RESPONSES = Upstream(
     replays_plain_text=False,
 )
 
-UPSTREAMS = [CHAT, RESPONSES]
+
+def _chatgpt_reply(say: Say) -> CodexReply:
+    if say.error is not None:
+        headers = (("Retry-After", say.retry_after),) if say.retry_after else ()
+        return CodexReply(
+            kind="error", status=say.error, body={"error": {"message": "boom"}}, headers=headers
+        )
+    return CodexReply(
+        kind="text" if say.text else "calls",
+        text=say.text or "",
+        calls=say.calls,
+        chunk_size=5,
+        reasoning=say.reasoning,
+        incomplete=say.finish == "length",
+    )
+
+
+def _chatgpt_provider(fake: Any) -> dict[str, Any]:
+    auth_file = Path(tempfile.mkdtemp(prefix="wb-matrix-")) / "auth.json"
+    fake.write_auth_file(auth_file)
+    return {
+        "api": "chatgpt",
+        "base_url": fake.backend_url,
+        "chatgpt": {
+            "auth_file": str(auth_file),
+            "issuer": fake.issuer,
+            "token_url": fake.token_url,
+        },
+    }
+
+
+def _chatgpt_replayed(fake: Any, body: dict[str, Any], reasoning: str) -> bool:
+    return any(
+        item.get("type") == "reasoning"
+        and str(item.get("encrypted_content", "")).startswith("enc_rs_fake")
+        for item in body["input"]
+    )
+
+
+CHATGPT = Upstream(
+    name="chatgpt",
+    fake_fixture="fake_chatgpt_server",
+    provider=_chatgpt_provider,
+    script=lambda fake, says: fake.script(*[_chatgpt_reply(s) for s in says]),
+    requests=lambda fake: [r.body for r in fake.backend_requests],
+    replayed=_chatgpt_replayed,
+    tool_output=_responses_tool_output,
+    replays_plain_text=False,
+)
+
+UPSTREAMS = [CHAT, RESPONSES, CHATGPT]

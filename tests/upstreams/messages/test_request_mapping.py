@@ -426,6 +426,23 @@ CASES = [
     ),
     P(
         Case(
+            {"input": [U, call("c1"), output("c1"), {"role": "user", "content": "thanks"}]},
+            {
+                "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}],
+                "tool_choice": {"type": "none"},
+            },
+        ),
+        "history_tools_declared_when_the_client_sends_none",
+    ),
+    P(
+        Case(
+            {"input": [U, say("The answer is \n")]},
+            msgs(user(text("x")), assistant(text("The answer is"))),
+        ),
+        "prefill_trailing_whitespace_trimmed",
+    ),
+    P(
+        Case(
             {"input": [U, call("call.1:a"), output("call.1:a")], **WITH_TOOLS},
             msgs(user(text("x")), assistant(tool_use("call_1_a")), user(result("call_1_a"))),
         ),
@@ -895,6 +912,7 @@ class Bad:
 
 
 ERRORS = [
+    P(Bad({"input": "x", "stop": ["\n"]}, Untranslatable, "stop", "whitespace"), "whitespace_stop"),
     P(
         Bad({"input": "x", "top_logprobs": 3}, Untranslatable, "top_logprobs", "Log probabilities"),
         "logprobs",

@@ -5,7 +5,9 @@
 * ``max_output_tokens`` → ``max_tokens``, which Anthropic requires: the ``anthropic.max_tokens``
   setting (8192) when the client set none.
 * tools → ``{name, description, input_schema}``; a custom (freeform) tool becomes the same
-  one-string-argument shim the chat encoder uses, and its call comes back unwrapped.
+  one-string-argument shim the chat encoder uses, and its call comes back unwrapped. A request
+  without tools whose history holds tool calls declares the tools used there, with
+  ``tool_choice: none`` (Anthropic refuses tool blocks without tools).
   ``tool_choice``: auto → auto, required → any, a function → tool, none → none;
   ``parallel_tool_calls: false`` → ``disable_parallel_tool_use``.
 * reasoning effort → ``thinking`` (see the package docstring for the modes); ``max_tokens`` is
@@ -21,8 +23,8 @@
   values its front door keeps in ``extra["_anthropic_beta"]`` go out as a header (``adapter``).
 * Sampling hints an Anthropic model has no use for (``seed``, ``prompt_cache_key``,
   ``truncation``, ``max_tool_calls``, ``reasoning.summary``) are not sent; features it cannot
-  give (log probabilities, presence/frequency penalties, json_object output) raise
-  ``Untranslatable``.
+  give (log probabilities, presence/frequency penalties, json_object output, whitespace-only
+  stop sequences) raise ``Untranslatable``.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ def encode_request(
         choice = encode_tool_choice(req.tool_choice, req.parallel_tool_calls, req.tools)
         if choice is not None:
             body["tool_choice"] = choice
+    else:
+        _tools_of_history(body, messages)
     _encode_params(req, body)
     _encode_thinking(req, body, messages, settings)
     if req.source == "messages":
@@ -83,6 +87,16 @@ def encode_request(
                 body[k] = v
     _drop_refused_with_thinking(body)
     return body
+
+
+def _tools_of_history(body: Body, messages: list[Message]) -> None:
+    """Anthropic refuses tool_use/tool_result blocks in a request that declares no tools: the
+    tools the history used are declared (with any input) and none may be called."""
+    names = {b["name"] for m in messages for b in m["content"] if b["type"] == "tool_use"}
+    if names or any(b["type"] == "tool_result" for m in messages for b in m["content"]):
+        names = names or {"tool"}
+        body["tools"] = [{"name": n, "input_schema": {"type": "object"}} for n in sorted(names)]
+        body["tool_choice"] = {"type": "none"}
 
 
 def _refuse_untranslatable(req: HubRequest) -> None:
@@ -135,7 +149,14 @@ def encode_tool_choice(choice: Any, parallel: bool | None, tools: ToolSet) -> An
 
 def _encode_params(req: HubRequest, body: Body) -> None:
     if req.stop:
-        body["stop_sequences"] = [req.stop] if isinstance(req.stop, str) else list(req.stop)
+        stops = [req.stop] if isinstance(req.stop, str) else list(req.stop)
+        if not all(isinstance(s, str) and s.strip() for s in stops):
+            raise Untranslatable(
+                "An Anthropic upstream refuses stop sequences that are empty or only whitespace "
+                "(such as a newline).",
+                param="stop",
+            )
+        body["stop_sequences"] = stops
     if req.temperature is not None:
         body["temperature"] = min(float(req.temperature), 1.0)
     if req.top_p is not None:

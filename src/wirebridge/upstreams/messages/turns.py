@@ -7,6 +7,7 @@
 * Roles strictly alternate: consecutive items of one role share one message, so consecutive tool
   calls become ``tool_use`` blocks of one assistant turn and their outputs ``tool_result``
   blocks of the next user turn, placed before anything else in it.
+* A conversation that ends with assistant text (a prefill) has its trailing whitespace trimmed.
 * Every ``tool_use`` is answered: a call without an output gets a placeholder ``tool_result``
   (``is_error``) rather than being dropped; an output whose call is not in the turn before it
   becomes a text block saying whose result it is.
@@ -81,7 +82,7 @@ class TurnBuilder:
         return content
 
     def finish(self) -> tuple[System, list[Message]]:
-        return self._system_value(), _pair_tool_results(self._messages)
+        return self._system_value(), _trim_prefill(_pair_tool_results(self._messages))
 
     def _system_value(self) -> System:
         if not self._system:
@@ -101,6 +102,20 @@ def _pair_tool_results(messages: list[Message]) -> list[Message]:
     if out and out[-1]["role"] == "assistant" and _tool_use_ids(out[-1]):
         out.append({"role": "user", "content": _answered([], _tool_use_ids(out[-1]))})
     return out
+
+
+def _trim_prefill(messages: list[Message]) -> list[Message]:
+    """A conversation ending with assistant text continues that text; Anthropic refuses it when
+    it ends with whitespace, which says nothing, so it is trimmed."""
+    if not messages or messages[-1]["role"] != "assistant":
+        return messages
+    content = list(messages[-1]["content"])
+    if content and content[-1]["type"] == "text":
+        text = content[-1]["text"].rstrip()
+        content[-1:] = [{**content[-1], "text": text}] if text else []
+    if not content:
+        return messages[:-1]
+    return [*messages[:-1], {**messages[-1], "content": content}]
 
 
 def _tool_use_ids(msg: Message) -> list[str]:
