@@ -5,10 +5,10 @@
 * **Server**: a trivial JSON echo (read body, orjson parse, orjson answer) on aiohttp.web,
   Starlette on uvicorn, Starlette on granian, bare ASGI on uvicorn and granian, and granian's
   RSGI; one process pinned to CPU 0, driven by ``wrk -t1 -c16`` on CPU 1.
-* **Client**: the upstream call, aiohttp vs httpx (HTTP/1.1, pooled), 16 concurrent requests
-  to the raw mock: a JSON answer (read + orjson parse) and a 50-chunk SSE stream (read line by
-  line, orjson-parse each ``data:`` line); client pinned to CPU 0, mock to CPU 1. The number
-  that matters is the client's CPU per request.
+* **Client**: the upstream call, aiohttp vs httpx (HTTP/1.1, pooled), 1 and 16 concurrent
+  requests to the raw mock: a JSON answer (read + orjson parse) and a 50-chunk SSE stream
+  (read line by line, orjson-parse each ``data:`` line); client pinned to CPU 0, mock to
+  CPU 1. The number that matters is the client's CPU per request.
 * **JSON**: orjson vs the standard library on a typical Response body, a stream event and an
   upstream chunk.
 
@@ -362,20 +362,25 @@ def client_bench(
         mock.wait_ready(f"http://127.0.0.1:{port}/v1/models")
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         for lib in ("aiohttp", "httpx"):
-            row: dict[str, Any] = {"client": lib}
-            for mode in ("json", "sse"):
-                run = [py_choices, __file__, "--client-run", lib, mode, url, str(duration)]
-                res = subprocess.run(
-                    pinned(run, cli_cpu), capture_output=True, text=True, timeout=duration + 120
-                )
-                if res.returncode != 0:
-                    row[f"{mode}_error"] = res.stderr[-300:]
-                    continue
-                out = json.loads(res.stdout.strip().splitlines()[-1])
-                row[f"{mode}_rps"] = out["rps"]
-                row[f"{mode}_cpu_us"] = out["cpu_us_per_req"]
-            rows.append(row)
-            print(f"[choices] client {row}", flush=True)
+            for conc in (1, 16):
+                row: dict[str, Any] = {"client": lib, "concurrency": conc}
+                for mode in ("json", "sse"):
+                    run = [py_choices, __file__, "--client-run", lib, mode, url, str(conc)]
+                    run.append(str(duration))
+                    res = subprocess.run(
+                        pinned(run, cli_cpu),
+                        capture_output=True,
+                        text=True,
+                        timeout=duration + 120,
+                    )
+                    if res.returncode != 0:
+                        row[f"{mode}_error"] = res.stderr[-300:]
+                        continue
+                    out = json.loads(res.stdout.strip().splitlines()[-1])
+                    row[f"{mode}_rps"] = out["rps"]
+                    row[f"{mode}_cpu_us"] = out["cpu_us_per_req"]
+                rows.append(row)
+                print(f"[choices] client {row}", flush=True)
     finally:
         mock.stop()
     return rows
@@ -393,13 +398,13 @@ def render(data: dict[str, Any], level: int = 1) -> list[str]:
         out += [
             f"{h}# HTTP server - trivial JSON echo, one process on CPU 0, `wrk -t1 -c16` on CPU 1",
             "",
-            "| server | req/s | vs aiohttp | p50 ms | p99 ms | server CPU us/req |",
+            "| server | req/s | p50 ms | p99 ms | server CPU us/req | CPU vs aiohttp |",
             "|---|---|---|---|---|---|",
         ]
         for r in servers:
             out.append(
-                f"| {r['server']} | {r['rps']:,.0f} | {r['rps'] / base['rps']:.2f}x | "
-                f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['cpu_us_per_req']:.0f} |"
+                f"| {r['server']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                f"{r['cpu_us_per_req']:.0f} | {r['cpu_us_per_req'] / base['cpu_us_per_req']:.2f}x |"
             )
         out.append("")
     failed = [r for r in data.get("server", []) if "error" in r]
@@ -407,16 +412,17 @@ def render(data: dict[str, Any], level: int = 1) -> list[str]:
     clients = data.get("client", [])
     if clients:
         out += [
-            f"{h}# HTTP client - the upstream call, 16 concurrent, client on CPU 0, mock on CPU 1",
+            f"{h}# HTTP client - the upstream call, client on CPU 0, raw mock on CPU 1",
             "",
-            "| client | JSON req/s | JSON CPU us/req | SSE (50 chunks) streams/s "
+            "| client | concurrent | JSON req/s | JSON CPU us/req | SSE (50 chunks) streams/s "
             "| SSE CPU us/stream |",
-            "|---|---|---|---|---|",
+            "|---|---|---|---|---|---|",
         ]
         for r in clients:
             out.append(
-                f"| {r['client']} | {r.get('json_rps', '-')} | {r.get('json_cpu_us', '-')} | "
-                f"{r.get('sse_rps', '-')} | {r.get('sse_cpu_us', '-')} |"
+                f"| {r['client']} | {r.get('concurrency', 16)} | {r.get('json_rps', '-')} | "
+                f"{r.get('json_cpu_us', '-')} | {r.get('sse_rps', '-')} | "
+                f"{r.get('sse_cpu_us', '-')} |"
             )
         out.append("")
     if data.get("json"):
@@ -447,10 +453,11 @@ def main() -> int:
     ap.add_argument("--client-run", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client_run:
-        lib, mode, url, seconds = *args.client_run[:3], float(args.client_run[4])
+        lib, mode, url, conc, seconds = args.client_run
         import uvloop
 
-        print(json.dumps(uvloop.run(_client_run(lib, mode, url, 16, seconds))))
+        result = uvloop.run(_client_run(lib, mode, url, int(conc), float(seconds)))
+        print(json.dumps(result))
         return 0
     harness.raise_nofile()
     n = os.cpu_count() or 1

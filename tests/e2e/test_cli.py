@@ -217,12 +217,35 @@ def test_serve_with_two_workers(cli: Cli, fake_chat: FakeChat) -> None:
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
-        assert _children(proc.pid) == []
+        assert not any(_exists(pid) for pid in replaced)
         assert "restarting it" in log.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_workers_die_with_their_supervisor(cli: Cli, fake_chat: FakeChat) -> None:
+    port = free_port()
+    config = cli.config(default_config(fake_chat.base_url))
+    proc = cli.popen("serve", "--config", config, "--port", str(port), "--workers", "2")
+    try:
+        _wait_for(lambda: "with 2 workers" in (cli.root / "serve.log").read_text(), timeout=30)
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+    finally:
+        proc.kill()  # no chance to forward anything
+        proc.wait()
+    _wait_for(lambda: not any(_exists(pid) for pid in workers), timeout=30)
+
+
+def _exists(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 # -- doctor and config check -------------------------------------------------------------------
@@ -289,3 +312,24 @@ def test_public_host_needs_client_auth(cli: Cli, fake_chat: FakeChat) -> None:
     ok = httpx2.get(url, headers={"Authorization": "Bearer sk-cli-key"}, timeout=10)
     assert ok.status_code == 200
     assert cli("stop").returncode == 0
+
+
+def test_proxy_option_routes_upstream_calls(cli: Cli, fake_chat: FakeChat) -> None:
+    # The provider's host does not exist: only through the proxy (the fake, which answers
+    # absolute-form requests as if it were the host) can the call succeed.
+    config = default_config("http://upstream.invalid/v1")
+    port = free_port()
+    for name in ("NO_PROXY", "no_proxy"):
+        cli.env.pop(name, None)
+    proxy = fake_chat.base_url.removesuffix("/v1")
+    proc = cli.popen("serve", "--config", cli.config(config), "--port", str(port), "--proxy", proxy)
+    try:
+        _wait_for(lambda: "listening on" in (cli.root / "serve.log").read_text(), timeout=30)
+        fake_chat.script(Reply.text("via the proxy"))
+        body = {"model": "fake-model", "input": "hi"}
+        r = httpx2.post(f"http://127.0.0.1:{port}/v1/responses", json=body, timeout=30)
+        assert r.status_code == 200, r.text
+        assert fake_chat.last.headers["host"] == "upstream.invalid"
+    finally:
+        proc.terminate()
+        proc.wait(30)

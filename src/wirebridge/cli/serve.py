@@ -83,13 +83,16 @@ def _serve_one(config: Config) -> int:
 
     app = create_app(config)
     host, port = config.server.host, config.server.port
-    log.info("wirebridge listening on %s (config: %s)", listen_url(host, port), config.source)
+
+    def listening(*_: object) -> None:  # run_app calls it once the socket is bound
+        log.info("wirebridge listening on %s (config: %s)", listen_url(host, port), config.source)
+
     try:
         web.run_app(
             app,
             host=host,
             port=port,
-            print=None,
+            print=listening,
             access_log=None,
             handler_cancellation=True,
             shutdown_timeout=SHUTDOWN_TIMEOUT,

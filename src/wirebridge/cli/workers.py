@@ -44,7 +44,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NoReturn
 
 from wirebridge.cli.options import listen_url
@@ -90,7 +90,6 @@ class Supervisor:
     _ready_r: int = -1
     _ready_w: int = -1
     _buffer: bytes = b""
-    _pending: dict[int, Slot] = field(default_factory=dict)
 
     def run(self) -> int:
         watched = {*STOP_SIGNALS, signal.SIGCHLD}
@@ -153,6 +152,7 @@ class Supervisor:
             os._exit(code)
 
     def _ready_callback(self, slot: Slot) -> Callable[[], None]:
+        """Run in the worker once its sockets are served: tells the supervisor it is up."""
 
         def ready() -> None:
             os.write(self._ready_w, _READY.pack(slot.index, os.getpid()))

@@ -45,6 +45,9 @@ async def create(request: web.Request) -> web.StreamResponse:
     req = decode_request(body, gw.sealer, server.drop_tool_types, dropped)
     if dropped:
         log.info("dropped tools the upstream cannot run: %s", ", ".join(sorted(set(dropped))))
+    beta = request.headers.get("anthropic-beta")
+    if beta:  # an Anthropic upstream forwards the client's betas; others ignore them
+        req.extra["_anthropic_beta"] = beta
     asked = req.model
     observe.asked(asked)
     req.model = resolve_model(asked, gw.config)

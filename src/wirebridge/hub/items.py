@@ -291,6 +291,10 @@ class CallItem:
         base = {"item_id": self.id, "output_index": self.index}
         if not self.custom:
             args = raw or "{}"
+            if not raw:  # a call without arguments: ".done" must still equal its deltas
+                out.append(
+                    {"type": "response.function_call_arguments.delta", **base, "delta": args}
+                )
             out.append(
                 {
                     "type": "response.function_call_arguments.done",

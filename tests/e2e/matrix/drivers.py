@@ -169,7 +169,7 @@ class MessagesDriver:
         try:
             with self.client.messages.stream(
                 model=self.model,
-                max_tokens=1024,
+                max_tokens=4096,
                 messages=self.messages,  # type: ignore[arg-type]
                 tools=self.tools,  # type: ignore[arg-type]
                 thinking={"type": "enabled", "budget_tokens": 2048},

@@ -70,6 +70,17 @@ def fake_chatgpt_server() -> Iterator[Any]:
         fake.close()
 
 
+@pytest.fixture(scope="session")
+def fake_anthropic_matrix() -> Iterator[Any]:
+    from tests.support.fake_anthropic import FakeAnthropic
+
+    fake = FakeAnthropic().start()
+    try:
+        yield fake
+    finally:
+        fake.close()
+
+
 @pytest.fixture(scope="module", params=UPSTREAMS, ids=lambda u: u.name)
 def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     upstream: Upstream = request.param

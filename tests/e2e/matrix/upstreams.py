@@ -6,6 +6,7 @@ recorded, whether the model's reasoning came back on the next turn in that provi
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.matrix.model import Say
+from tests.support import fake_anthropic as fa
 from tests.support import fake_responses as fr
+from tests.support.fake_anthropic import Reply as AnthropicReply
 from tests.support.fake_chat import FakeChat, Reply
 from tests.support.fake_chatgpt import CodexReply
 from tests.support.fake_responses import Reply as ResponsesReply
@@ -168,4 +171,58 @@ CHATGPT = Upstream(
     replays_plain_text=False,
 )
 
-UPSTREAMS = [CHAT, RESPONSES, CHATGPT]
+
+def _anthropic_reply(say: Say) -> AnthropicReply:
+    if say.error is not None:
+        headers = {"retry-after": say.retry_after} if say.retry_after else None
+        return AnthropicReply.error(say.error, headers=headers)
+    # With thinking on (the Messages driver asks for it) Anthropic thinks before every tool call,
+    # and refuses a tool-result turn whose assistant message does not start with thinking.
+    thinking = say.reasoning or ("I will call the tool." if say.calls else None)
+    blocks = [fa.thinking_block(thinking)] if thinking else []
+    if say.text:
+        blocks.append(fa.text_block(say.text))
+    blocks += [fa.tool_use_block(name, json.loads(args), cid) for cid, name, args in say.calls]
+    stop = "max_tokens" if say.finish == "length" else "tool_use" if say.calls else "end_turn"
+    return AnthropicReply.of(*blocks, stop_reason=stop, chunk_size=5)
+
+
+def _anthropic_replayed(fake: Any, body: dict[str, Any], reasoning: str) -> bool:
+    # Anthropic takes thinking back only with the signature it issued, over the same text.
+    return any(
+        block.get("type") == "thinking"
+        and block.get("thinking") == reasoning
+        and fake.issued.get(block.get("signature")) == reasoning
+        for m in body["messages"]
+        if m["role"] == "assistant" and isinstance(m["content"], list)
+        for block in m["content"]
+    )
+
+
+def _anthropic_tool_output(body: dict[str, Any], call_id: str) -> str | None:
+    for m in body["messages"]:
+        for block in m["content"] if isinstance(m["content"], list) else ():
+            if block.get("type") == "tool_result" and block.get("tool_use_id") == call_id:
+                content = block.get("content")
+                if isinstance(content, list):
+                    return "".join(part.get("text", "") for part in content)
+                return str(content)
+    return None
+
+
+ANTHROPIC = Upstream(
+    name="messages",
+    fake_fixture="fake_anthropic_matrix",
+    provider=lambda fake: {
+        "api": "messages",
+        "base_url": fake.base_url,
+        "api_key": "sk-ant-upstream-test",
+    },
+    script=lambda fake, says: fake.script(*[_anthropic_reply(s) for s in says]),
+    requests=lambda fake: [r.body for r in fake.message_requests],
+    replayed=_anthropic_replayed,
+    tool_output=_anthropic_tool_output,
+    replays_plain_text=False,
+)
+
+UPSTREAMS = [CHAT, RESPONSES, CHATGPT, ANTHROPIC]

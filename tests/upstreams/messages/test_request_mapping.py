@@ -540,6 +540,22 @@ CASES = [
         Case(
             msgs(
                 {"role": "user", "content": "x"},
+                assistant({"type": "redacted_thinking", "data": "EmwKAh"}, text("a")),
+                {"role": "user", "content": "y"},
+            ),
+            msgs(
+                user(text("x")),
+                assistant({"type": "redacted_thinking", "data": "EmwKAh"}, text("a")),
+                user(text("y")),
+            ),
+            via="messages",
+        ),
+        "messages_client_redacted_thinking_round_trip",
+    ),
+    P(
+        Case(
+            msgs(
+                {"role": "user", "content": "x"},
                 assistant(thinking(sig=""), text("a")),
                 {"role": "user", "content": "y"},
             ),

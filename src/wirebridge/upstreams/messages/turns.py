@@ -12,7 +12,9 @@
   (``is_error``) rather than being dropped; an output whose call is not in the turn before it
   becomes a text block saying whose result it is.
 * Reasoning items are replayed only when their provider data is of the ``anthropic`` family, as
-  ``thinking`` (with its ``signature``) or ``redacted_thinking`` blocks, first in their turn.
+  ``thinking`` (with its ``signature``) or ``redacted_thinking`` blocks, first in their turn
+  (``{"redacted": data}`` as this package seals it; ``{"redacted_thinking": data}`` as the
+  Messages front door keeps a client's block).
 * Images: a ``data:`` URL → a base64 source, an http(s) URL → a url source. Files: a PDF → a
   base64 ``document``, plain text → a text ``document``, a URL → a url ``document``.
 

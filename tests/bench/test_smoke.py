@@ -1,0 +1,36 @@
+"""Smoke test of the benchmark harness: ``bench/run.py --quick`` runs end to end.
+
+It starts the mock upstream and a gateway, drives a few short scenarios, and writes the
+Markdown report. Only that it finishes and writes the table is checked: the numbers of a CI
+machine say nothing, so none is asserted.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_quick_run_writes_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    cmd = [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--duration", "1"]
+    res = subprocess.run(
+        [*cmd, "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, f"stdout:\n{res.stdout[-3000:]}\nstderr:\n{res.stderr[-3000:]}"
+    latest = out / "latest.md"
+    assert latest.is_file()
+    reports = [p for p in out.glob("*.md") if p.name != "latest.md"]
+    assert len(reports) == 1
+    text = latest.read_text()
+    assert text == reports[0].read_text()
+    assert "| c | system | req/s |" in text  # the results table
+    assert "`responses-json`" in text
+    assert (out / reports[0].stem / "results.json").is_file()
