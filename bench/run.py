@@ -373,8 +373,15 @@ def features(ctx: Ctx, bare_url: str, bare_pid: int) -> None:
 def slow_streams(ctx: Ctx, svc: Service, url: str) -> None:
     n = ctx.args.slow_streams
     scen = SCENARIOS["responses-sse"]
-    before = sum(harness.proc_mem(p).get("VmRSS", 0) for p in harness.tree(svc.pid))
     log(f"slow streams: {n} concurrent, {CHUNKS} chunks, {SLOW_DELAY_MS:g} ms apart")
+    assert ctx.slow is not None
+    # the same streams straight from the slow mock: the client and the mock can take them
+    measure(
+        ctx, DIRECT, SCENARIOS["chat-sse"], n, f"http://127.0.0.1:{ctx.slow_port}", ctx.slow.pid,
+        label="slow-streams", per_worker=1, ramp=ctx.args.slow_ramp,
+    )  # fmt: skip
+    time.sleep(2)
+    before = sum(harness.proc_mem(p).get("VmRSS", 0) for p in harness.tree(svc.pid))
     rec = measure(
         ctx, "wirebridge", scen, n, url, svc.pid, label="slow-streams",
         body={"model": SLOW_MODEL}, per_worker=1, ramp=ctx.args.slow_ramp, count_fds=True,

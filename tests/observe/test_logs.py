@@ -153,6 +153,8 @@ def test_summary_line_has_every_field(caplog: pytest.LogCaptureFixture) -> None:
 def test_configure_logging_writes_json_with_request_ids(capsys: pytest.CaptureFixture) -> None:
     root = logging.getLogger()
     saved = root.handlers[:], root.level
+    srcfile = logging._srcfile  # type: ignore[attr-defined]
+    flags = logging.logThreads, logging.logProcesses, logging.logMultiprocessing
     try:
         logs.configure_logging("debug", "json")
         token = logs.REQUEST_ID.set("req-json")
@@ -163,6 +165,8 @@ def test_configure_logging_writes_json_with_request_ids(capsys: pytest.CaptureFi
         logging.getLogger("wirebridge.x").info("outside")
     finally:
         root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        logging._srcfile = srcfile  # type: ignore[attr-defined]
+        logging.logThreads, logging.logProcesses, logging.logMultiprocessing = flags
     lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [(x["message"], x["request_id"]) for x in lines] == [
         ("inside", "req-json"),
