@@ -324,9 +324,9 @@ def mock_alone(rs: Records) -> list[str]:
     return [
         "## The mock alone",
         "",
-        "Measured first, the same requests straight to the mock. Mock CPU stays far below one "
-        "core, so the mock is not what limits any number below; with the Python client the "
-        "client itself is the limit (client CPU near 100 %).",
+        "Measured first: the same requests straight to the mock, by the same clients. The "
+        "mock's CPU (100 % = one core) shows how far it is from being a limit; the client's "
+        "CPU, how close the load generator itself is to its own.",
         "",
         *_table(head, rows),
         "",
