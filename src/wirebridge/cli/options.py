@@ -19,8 +19,8 @@ from typing import Any
 
 from wirebridge.config import ConfigError, load_config, state_dir
 from wirebridge.config.errors import Where
-from wirebridge.config.load import LOG_FORMATS
 from wirebridge.config.model import Config
+from wirebridge.config.server import LOG_FORMATS
 from wirebridge.config.values import LOG_LEVELS, host, http_url, port
 
 MAX_WORKERS = 64

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -158,3 +159,22 @@ def http_url(value: object, at: Where) -> str:
     except ValueError:
         raise at.error(f"has an invalid port, got {value!r}") from None
     return text.rstrip("/")
+
+
+NO_NAMES: tuple[str, ...] = ()
+
+
+def names(value: object, at: Where) -> tuple[str, ...]:
+    return tuple(string(item, at.index(i)) for i, item in enumerate(sequence(value, at)))
+
+
+def relative_path(value: object, at: Where, base_dir: Path) -> Path | None:
+    """``~`` is expanded; a relative path is relative to the config file, not the cwd."""
+    text = optional_string(value, at)
+    return None if text is None else base_dir / Path(text).expanduser()
+
+
+def non_negative(value: object, at: Where) -> float:
+    if value == 0:
+        return 0.0
+    return positive_number(value, at)
