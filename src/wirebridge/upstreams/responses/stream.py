@@ -26,6 +26,16 @@ from typing import Any
 
 from wirebridge.hub import ids
 from wirebridge.hub.seal import ProviderData
+from wirebridge.upstreams.responses.fill import (
+    FILLERS,
+    Item,
+    Part,
+    fill_nothing,
+    finish_part,
+    from_state,
+    part_for,
+    skeleton,
+)
 
 log = logging.getLogger("wirebridge")
 
@@ -50,42 +60,11 @@ _REASONING_TEXT = {
 }
 
 
-class _Part:
-    """A content part (message text or refusal, reasoning text) or a reasoning summary part."""
-
-    __slots__ = ("done", "kind", "text", "text_done")
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self.text: list[str] = []
-        self.text_done = False
-        self.done = False
-
-
-class _Item:
-    __slots__ = ("args", "args_done", "content", "done", "id", "index", "skeleton", "summary")
-
-    def __init__(self, index: int, item_id: str, skeleton: dict[str, Any]) -> None:
-        self.index, self.id, self.skeleton = index, item_id, skeleton
-        self.done = False
-        self.content: dict[int, _Part] = {}  # content_index -> part
-        self.summary: dict[int, _Part] = {}  # summary_index -> part
-        self.args: list[str] = []  # function arguments / custom tool input streamed
-        self.args_done = False
-
-    @property
-    def type(self) -> str:
-        return str(self.skeleton.get("type"))
-
-    def base(self) -> Event:
-        return {"item_id": self.id, "output_index": self.index}
-
-
 class ResponsesStreamDecoder:
     def __init__(self, seal: Sealer, family: str) -> None:
         self._seal, self._family = seal, family
-        self._items: dict[object, _Item] = {}  # upstream output_index (or item id) -> item
-        self._by_id: dict[str, _Item] = {}
+        self._items: dict[object, Item] = {}  # upstream output_index (or item id) -> item
+        self._by_id: dict[str, Item] = {}
         self._count = 0
         self._error: dict[str, Any] | None = None
         self._ended = False
@@ -162,7 +141,7 @@ class ResponsesStreamDecoder:
                 self._backfill(position, item, out)
         for item in list(self._items.values()):
             if not item.done:
-                self._close(item, _from_state(item, closing), out)
+                self._close(item, from_state(item, closing), out)
         out.append({"type": kind, "response": self._partial(status, resp)})
         self._ended = True
 
@@ -196,11 +175,11 @@ class ResponsesStreamDecoder:
 
     # -- items -------------------------------------------------------------------------------
 
-    def _open(self, key: object, raw: dict[str, Any], out: list[Event]) -> _Item:
+    def _open(self, key: object, raw: dict[str, Any], out: list[Event]) -> Item:
         item_id = raw.get("id")
         if not isinstance(item_id, str) or not item_id:
             item_id = ids.new_id(_ID_PREFIX.get(str(raw.get("type")), "item"))
-        item = _Item(self._count, item_id, _skeleton(raw, item_id))
+        item = Item(self._count, item_id, skeleton(raw, item_id))
         self._count += 1
         self._items[key] = item
         self._by_id[item_id] = item
@@ -208,7 +187,7 @@ class ResponsesStreamDecoder:
         out.append({**added, "item": item.skeleton})
         return item
 
-    def _find(self, event: Event) -> _Item | None:
+    def _find(self, event: Event) -> Item | None:
         item = self._items.get(event.get("output_index"))
         if item is None:
             item_id = event.get("item_id")
@@ -238,9 +217,9 @@ class ResponsesStreamDecoder:
         if not item.done:
             self._close(item, final, out)
 
-    def _close(self, item: _Item, final: dict[str, Any], out: list[Event]) -> None:
+    def _close(self, item: Item, final: dict[str, Any], out: list[Event]) -> None:
         final = {**final, "id": item.id}
-        _FILLERS.get(item.type, _fill_nothing)(item, final, out)
+        FILLERS.get(item.type, fill_nothing)(item, final, out)
         if final.get("type") == "reasoning":
             final = self._wrap(final)
         item.done = True
@@ -273,9 +252,9 @@ class ResponsesStreamDecoder:
         if not isinstance(key, int) or key in table:
             return
         if not summary and item.type == "reasoning":
-            table[key] = _Part("reasoning_text")  # the hub's raw reasoning text has no parts
+            table[key] = Part("reasoning_text")  # the hub's raw reasoning text has no parts
             return
-        table[key] = _Part(str(part.get("type")) if isinstance(part, dict) else "output_text")
+        table[key] = Part(str(part.get("type")) if isinstance(part, dict) else "output_text")
         event.update(item.base())
         out.append(event)
 
@@ -284,7 +263,7 @@ class ResponsesStreamDecoder:
         if item is None:
             return
         kind = event["type"] = _REASONING_TEXT.get(event["type"], event["type"])
-        part = _part_for(item, event, out)
+        part = part_for(item, event, out)
         if part is None:
             return
         if part.text_done:
@@ -300,7 +279,7 @@ class ResponsesStreamDecoder:
         if item is None:
             return
         event["type"] = _REASONING_TEXT.get(event["type"], event["type"])
-        part = _part_for(item, event, out)
+        part = part_for(item, event, out)
         if part is None or part.text_done:
             return
         part.text_done = True
@@ -321,7 +300,7 @@ class ResponsesStreamDecoder:
             part.done = True  # not relayed: the hub's raw reasoning text has no parts
             return
         key = event["summary_index"] if summary else event["content_index"]
-        _finish_part(item, key, final, summary, part, out, close=False)
+        finish_part(item, key, final, summary, part, out, close=False)
         part.done = True
         event.update(item.base())
         out.append(event)
@@ -342,216 +321,6 @@ class ResponsesStreamDecoder:
 
 
 # -- making up what a thin stream left out ---------------------------------------------------
-
-
-def _skeleton(raw: dict[str, Any], item_id: str) -> dict[str, Any]:
-    """The item as ``output_item.added`` shows it: nothing generated yet."""
-    item = {k: v for k, v in raw.items() if k != "encrypted_content"}
-    item["id"] = item_id
-    kind = item.get("type")
-    if kind == "message":
-        item["content"] = []
-    elif kind == "reasoning":
-        item["summary"] = []
-        item.pop("content", None)
-    elif kind == "function_call":
-        item["arguments"] = ""
-    elif kind == "custom_tool_call":
-        item["input"] = ""
-    if "status" in item or kind in ("message", "function_call", "custom_tool_call"):
-        item["status"] = "in_progress"
-    return item
-
-
-def _from_state(item: _Item, status: str) -> dict[str, Any]:
-    """The finished item built from what was streamed (the upstream never sent it whole)."""
-    final = dict(item.skeleton)
-    if "status" in final:
-        final["status"] = status
-    kind = item.type
-    if kind == "message":
-        final["content"] = [_part_object(p.kind, "".join(p.text)) for _, p in _sorted(item.content)]
-    elif kind == "reasoning":
-        final["summary"] = [
-            {"type": "summary_text", "text": "".join(p.text)} for _, p in _sorted(item.summary)
-        ]
-        if item.content:
-            final["content"] = [
-                {"type": "reasoning_text", "text": "".join(p.text)}
-                for _, p in _sorted(item.content)
-            ]
-    elif kind == "function_call":
-        final["arguments"] = "".join(item.args)
-    elif kind == "custom_tool_call":
-        final["input"] = "".join(item.args)
-    return final
-
-
-def _sorted(table: dict[int, _Part]) -> list[tuple[int, _Part]]:
-    return sorted(table.items())
-
-
-def _part_object(kind: str, text: str) -> dict[str, Any]:
-    if kind == "refusal":
-        return {"type": "refusal", "refusal": text}
-    if kind == "reasoning_text":
-        return {"type": "reasoning_text", "text": text}
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-
-
-def _empty_part(ptype: str, final: dict[str, Any]) -> dict[str, Any]:
-    """A part as its ``.added`` event shows it, before any text."""
-    if ptype in _TEXT_EVENTS:
-        return _part_object(ptype, "") if ptype != "summary_text" else {"type": ptype, "text": ""}
-    return dict(final)
-
-
-def _part_text(part: dict[str, Any]) -> str | None:
-    text = part.get("refusal") if part.get("type") == "refusal" else part.get("text")
-    return text if isinstance(text, str) else None
-
-
-_TEXT_EVENTS = {
-    "output_text": "response.output_text",
-    "refusal": "response.refusal",
-    "summary_text": "response.reasoning_summary_text",
-    "reasoning_text": "response.reasoning_text",
-}
-
-
-def _part_for(item: _Item, event: Event, out: list[Event]) -> _Part | None:
-    """The part a text event is about; a message or summary part nobody announced is added."""
-    kind = event["type"]
-    summary = kind.startswith("response.reasoning_summary_text")
-    field = "summary_index" if summary else "content_index"
-    key = event.setdefault(field, 0)
-    if not isinstance(key, int):
-        return None
-    table = item.summary if summary else item.content
-    part = table.get(key)
-    if part is not None:
-        return part
-    if kind.startswith("response.reasoning_text"):
-        part = table[key] = _Part("reasoning_text")  # raw reasoning text has no part events
-        return part
-    ptype = "summary_text" if summary else kind.split(".")[1]
-    part = table[key] = _Part(ptype)
-    _announce(item, key, _part_object(ptype, ""), summary, out)
-    return part
-
-
-def _announce(
-    item: _Item, key: int, empty: dict[str, Any], summary: bool, out: list[Event]
-) -> None:
-    if summary:
-        out.append(
-            {
-                "type": "response.reasoning_summary_part.added",
-                **item.base(),
-                "summary_index": key,
-                "part": {"type": "summary_text", "text": ""},
-            }
-        )
-    else:
-        out.append(
-            {
-                "type": "response.content_part.added",
-                **item.base(),
-                "content_index": key,
-                "part": empty,
-            }
-        )
-
-
-def _finish_part(
-    item: _Item,
-    key: int,
-    final: dict[str, Any],
-    summary: bool,
-    part: _Part | None,
-    out: list[Event],
-    close: bool = True,
-) -> None:
-    """Send what a client is still owed of one part, up to its ``.done`` events."""
-    ptype = "summary_text" if summary else str(final.get("type") or "output_text")
-    table = item.summary if summary else item.content
-    text = _part_text(final)
-    if part is None:
-        part = table[key] = _Part(ptype)
-        if ptype != "reasoning_text":
-            _announce(item, key, _empty_part(ptype, final), summary, out)
-    prefix = _TEXT_EVENTS.get(ptype)
-    index = {"summary_index" if summary else "content_index": key}
-    if prefix is not None and text is not None and not part.text_done:
-        sent = "".join(part.text)
-        if text != sent and text.startswith(sent):
-            delta: Event = {"type": prefix + ".delta", **item.base(), **index}
-            delta["delta"] = text[len(sent) :]
-            if ptype == "output_text":
-                delta["logprobs"] = []
-            out.append(delta)
-        done: Event = {"type": prefix + ".done", **item.base(), **index}
-        if ptype == "refusal":
-            done["refusal"] = text
-        else:
-            done["text"] = text
-        if ptype == "output_text":
-            done["logprobs"] = final.get("logprobs") or []
-        out.append(done)
-        part.text_done = True
-    if close and not part.done and ptype != "reasoning_text":
-        kind = "response.reasoning_summary_part.done" if summary else "response.content_part.done"
-        out.append({"type": kind, **item.base(), **index, "part": final})
-        part.done = True
-
-
-def _fill_message(item: _Item, final: dict[str, Any], out: list[Event]) -> None:
-    for key, part in enumerate(final.get("content") or ()):
-        if isinstance(part, dict):
-            _finish_part(item, key, part, False, item.content.get(key), out)
-
-
-def _fill_reasoning(item: _Item, final: dict[str, Any], out: list[Event]) -> None:
-    for key, part in enumerate(final.get("summary") or ()):
-        if isinstance(part, dict):
-            _finish_part(item, key, part, True, item.summary.get(key), out)
-    for key, part in enumerate(final.get("content") or ()):
-        if isinstance(part, dict):
-            _finish_part(item, key, part, False, item.content.get(key), out)
-
-
-def _fill_call(item: _Item, final: dict[str, Any], out: list[Event]) -> None:
-    custom = item.type == "custom_tool_call"
-    field = "input" if custom else "arguments"
-    prefix = "response.custom_tool_call_input" if custom else "response.function_call_arguments"
-    value = final.get(field)
-    if not isinstance(value, str):
-        value = "".join(item.args)
-        final[field] = value
-    sent = "".join(item.args)
-    if not item.args_done:
-        if value != sent and value.startswith(sent):
-            out.append({"type": prefix + ".delta", **item.base(), "delta": value[len(sent) :]})
-        done: Event = {"type": prefix + ".done", **item.base(), field: value}
-        if not custom:
-            done["name"] = final.get("name")
-        out.append(done)
-        item.args_done = True
-
-
-def _fill_nothing(item: _Item, final: dict[str, Any], out: list[Event]) -> None:
-    return None
-
-
-_FILLERS: dict[str, Callable[[_Item, dict[str, Any], list[Event]], None]] = {
-    "message": _fill_message,
-    "reasoning": _fill_reasoning,
-    "function_call": _fill_call,
-    "custom_tool_call": _fill_call,
-}
-
-
-# -- terminal details ------------------------------------------------------------------------
 
 
 def _usage(u: Any) -> dict[str, Any] | None:
