@@ -12,8 +12,9 @@ import pytest
 
 from tests.support.fake_chat import FakeChat, Reply, chat_usage
 from tests.support.gateway import Gateway
-from wirebridge.engine.compact import FINAL_REQUEST, INSTRUCTIONS, SUMMARY_PREFIX
+from wirebridge.engine.compact import FINAL_REQUEST, INSTRUCTIONS
 from wirebridge.engine.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING
+from wirebridge.hub.compaction import SUMMARY_PREFIX
 
 MODEL = "fake-model"
 SUMMARY = "User wants the login bug in /srv/app/auth.py fixed; done; next: add tests."

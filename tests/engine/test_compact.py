@@ -11,20 +11,17 @@ import pytest
 
 from wirebridge.config.model import StoreConfig
 from wirebridge.engine.compact import (
-    COMPACTION_FAMILY,
     FINAL_REQUEST,
     INSTRUCTIONS,
-    SUMMARY_PREFIX,
     compaction_request,
     compaction_resource,
     full_usage,
-    open_summary,
     response_text,
-    summary_text,
 )
 from wirebridge.engine.state import ResponseState
 from wirebridge.errors import InvalidRequest, Untranslatable
 from wirebridge.frontends.responses.request import decode_request
+from wirebridge.hub.compaction import COMPACTION_FAMILY, SUMMARY_PREFIX, open_summary, summary_text
 from wirebridge.hub.request import HubRequest
 from wirebridge.hub.seal import ProviderData, Sealer
 from wirebridge.hub.tools import build_toolset

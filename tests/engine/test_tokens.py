@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from wirebridge.engine.compact import COMPACTION_FAMILY, SUMMARY_PREFIX
 from wirebridge.engine.tokens import (
     AUDIO_TOKENS,
     ESTIMATE,
@@ -29,6 +28,7 @@ from wirebridge.engine.tokens import (
     estimate,
     tokenizer_for,
 )
+from wirebridge.hub.compaction import COMPACTION_FAMILY, SUMMARY_PREFIX
 from wirebridge.hub.request import HubRequest
 from wirebridge.hub.seal import ProviderData
 from wirebridge.hub.tools import build_toolset

@@ -17,11 +17,9 @@ import time
 from typing import Any
 
 from wirebridge.hub import ids
+from wirebridge.hub.compaction import COMPACTION_FAMILY
 from wirebridge.hub.request import HubRequest, Item
 from wirebridge.hub.seal import ProviderData, Sealer
-
-COMPACTION_FAMILY = "wirebridge.compaction"
-SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
 
 INSTRUCTIONS = """\
 You compact conversations. The conversation above will be dropped and continued later by an \
@@ -112,17 +110,3 @@ def full_usage(usage: dict[str, Any] | None) -> dict[str, Any]:
         },
         "total_tokens": int(u.get("total_tokens") or inp + out),
     }
-
-
-def open_summary(pd: ProviderData | None) -> str | None:
-    """The summary inside an opened compaction blob; ``None`` if it is not one."""
-    if pd is None or pd.family != COMPACTION_FAMILY:
-        return None
-    summary = pd.data.get("summary")
-    return summary if isinstance(summary, str) else None
-
-
-def summary_text(item: Item) -> str | None:
-    """The message text a decoded compaction item stands for (``None``: not opened)."""
-    summary = open_summary(item.get("_provider"))
-    return None if summary is None else SUMMARY_PREFIX + summary

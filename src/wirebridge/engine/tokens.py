@@ -44,7 +44,7 @@ from typing import Any
 
 import orjson
 
-from wirebridge.engine.compact import summary_text
+from wirebridge.hub.compaction import summary_text
 from wirebridge.hub.request import HubRequest, Item
 from wirebridge.hub.tools import HubTool
 

@@ -904,7 +904,7 @@ def test_request_rule(case: Case) -> None:
 
 
 def test_compaction_item_is_its_summary() -> None:
-    from wirebridge.engine.compact import COMPACTION_FAMILY
+    from wirebridge.hub.compaction import COMPACTION_FAMILY
 
     item = {
         "type": "compaction",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from wirebridge.engine.compact import COMPACTION_FAMILY, SUMMARY_PREFIX
+from wirebridge.hub.compaction import COMPACTION_FAMILY, SUMMARY_PREFIX
 from wirebridge.errors import Untranslatable
 from wirebridge.frontends.chat.request import bind_route
 from wirebridge.hub.seal import ProviderData

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from wirebridge.engine.compact import open_summary
 from wirebridge.errors import InvalidRequest, MalformedJSON, Untranslatable
+from wirebridge.hub.compaction import open_summary
 from wirebridge.hub.request import HubRequest, Item
 from wirebridge.hub.seal import Sealer
 from wirebridge.hub.tools import ToolSet, build_toolset, echo_tools

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from wirebridge.engine.compact import summary_text
 from wirebridge.errors import Untranslatable
+from wirebridge.hub.compaction import summary_text
 from wirebridge.hub.request import HubRequest, Item
 from wirebridge.hub.seal import ProviderData
 from wirebridge.hub.tools import HubTool, ToolSet, wire_name
