@@ -12,18 +12,16 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_chatgpt import make_jwt
-from wirebridge.auth import chatgpt
-from wirebridge.auth.chatgpt import (
+from wirebridge.auth import authfile
+from wirebridge.auth.authfile import (
     ChatGPTAuthError,
-    ChatGPTTokens,
-    account_id_of,
     auth_file_data,
     default_auth_file,
-    jwt_claims,
-    jwt_expiry,
     read_auth_file,
     write_auth_file,
 )
+from wirebridge.auth.chatgpt import ChatGPTTokens
+from wirebridge.auth.jwt import account_id_of, jwt_claims, jwt_expiry
 
 AUTH = "https://api.openai.com/auth"
 
@@ -193,7 +191,7 @@ def test_failed_write_leaves_the_old_file_and_no_temp(
     def broken(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(chatgpt.os, "replace", broken)
+    monkeypatch.setattr(authfile.os, "replace", broken)
     with pytest.raises(OSError):
         write_auth_file(path, {"v": 2})
     assert json.loads(path.read_text()) == {"v": 1}

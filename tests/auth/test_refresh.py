@@ -14,7 +14,8 @@ import aiohttp
 import pytest
 
 from tests.support.fake_chatgpt import FakeChatGPT
-from wirebridge.auth.chatgpt import CODEX_CLIENT_ID, ChatGPTAuthError, TokenManager, jwt_expiry
+from wirebridge.auth.chatgpt import CODEX_CLIENT_ID, ChatGPTAuthError, TokenManager
+from wirebridge.auth.jwt import jwt_expiry
 
 
 @pytest.fixture

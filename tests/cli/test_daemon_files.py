@@ -8,45 +8,45 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wirebridge.cli import daemon
+from wirebridge.cli import daemon, process
 
 
 def test_pid_file_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "w.pid"
-    daemon.write_pid(path, 1234)
-    assert daemon.read_pid(path) == 1234
+    process.write_pid(path, 1234)
+    assert process.read_pid(path) == 1234
     assert path.stat().st_mode & 0o777 == 0o600
     path.write_text("garbage")
-    assert daemon.read_pid(path) is None
-    assert daemon.read_pid(tmp_path / "missing.pid") is None
+    assert process.read_pid(path) is None
+    assert process.read_pid(tmp_path / "missing.pid") is None
 
 
 def test_state_file_is_private_json(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    daemon.write_state(path, {"options": {"api_keys": ["secret"]}, "port": 1})
-    assert daemon.read_state(path) == {"options": {"api_keys": ["secret"]}, "port": 1}
+    process.write_state(path, {"options": {"api_keys": ["secret"]}, "port": 1})
+    assert process.read_state(path) == {"options": {"api_keys": ["secret"]}, "port": 1}
     assert path.stat().st_mode & 0o777 == 0o600
     path.write_text("[1, 2")
-    assert daemon.read_state(path) == {}
+    assert process.read_state(path) == {}
 
 
 def test_a_stale_or_foreign_pid_is_not_running(tmp_path: Path) -> None:
     path = tmp_path / "w.pid"
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        daemon.write_pid(path, proc.pid)
-        assert daemon.alive(proc.pid)
-        assert daemon.running_pid(path) is None  # alive, but not a wirebridge
+        process.write_pid(path, proc.pid)
+        assert process.alive(proc.pid)
+        assert process.running_pid(path) is None  # alive, but not a wirebridge
     finally:
         proc.kill()
         proc.wait()
-    assert not daemon.alive(proc.pid)
+    assert not process.alive(proc.pid)
     marker = "wirebridge-test-marker"
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
     try:
-        daemon.write_pid(path, proc.pid)
-        assert daemon.running_pid(path) == proc.pid
-        assert proc.pid in daemon.child_pids(os.getpid())
+        process.write_pid(path, proc.pid)
+        assert process.running_pid(path) == proc.pid
+        assert proc.pid in process.child_pids(os.getpid())
     finally:
         proc.kill()
         proc.wait()

@@ -192,8 +192,8 @@ async def test_probe_reports_status_and_models(fake_chat: FakeChat) -> None:
 def test_doctor_uses_saved_start_options_when_given_none(
     cli, write_config, tmp_path: Path, home: Path, fake_chat: FakeChat
 ) -> None:
-    from wirebridge.cli.daemon import write_state
     from wirebridge.cli.options import ServeOptions
+    from wirebridge.cli.process import write_state
 
     path = write_config(_config(tmp_path, {"fake": {"base_url": fake_chat.base_url}}, free_port()))
     write_state(home / "wirebridge.state.json", {"options": ServeOptions(config=path).to_json()})

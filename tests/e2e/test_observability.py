@@ -201,6 +201,31 @@ def test_every_log_line_of_a_request_carries_its_id(
         assert secret not in text
 
 
+def test_json_log_lines_carry_the_id_and_the_summary_fields(
+    fake_chat: FakeChat, fake_chat_server: FakeChat, start_gateway: Any
+) -> None:
+    config = default_config(fake_chat_server.base_url, log_format="json")
+    try:
+        gw: Gateway = start_gateway(config)
+    except GatewayStartError as e:
+        if "log_format" in str(e):
+            pytest.skip("server.log_format is not in this build")
+        raise
+    fake_chat.script(Reply.text("hi", usage=chat_usage(4, 2)))
+    r = _post(gw, "/v1/chat/completions", _chat(), headers={"x-request-id": "json-1"})
+    assert r.status_code == 200
+    records = [json.loads(line) for line in gw.log_text().splitlines() if line.startswith("{")]
+    assert records and all(
+        {"time", "level", "logger", "message", "request_id"} <= set(x) for x in records
+    )
+    (summary,) = [x for x in records if x["request_id"] == "json-1"]
+    assert summary["logger"] == "wirebridge.request" and summary["level"] == "info"
+    assert summary["front_door"] == "chat" and summary["model"] == MODEL
+    assert summary["provider"] == "fake" and summary["status"] == 200
+    assert summary["tokens_in"] == 4 and summary["tokens_out"] == 2
+    assert summary["latency_ms"] >= summary["ttft_ms"] > 0
+
+
 def test_a_stream_is_summed_up_when_it_ends(fake_chat: FakeChat, obs_gateway: Gateway) -> None:
     gw = obs_gateway
     fake_chat.script(Reply.text("abcdef", chunk_size=1, delay=0.02, usage=chat_usage(5, 6)))

@@ -172,3 +172,37 @@ def test_configure_logging_writes_json_with_request_ids(capsys: pytest.CaptureFi
         ("inside", "req-json"),
         ("outside", "-"),
     ]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_the_fast_summary_line_is_the_ordinary_one(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    srcfile = logging._srcfile  # type: ignore[attr-defined]
+    flags = logging.logThreads, logging.logProcesses, logging.logMultiprocessing
+    ctx = RequestContext("req-f", "messages", "POST", "/v1/messages")
+    ctx.model, ctx.provider, ctx.status, ctx.tokens_in = "claude-x", "p", 200, 5
+    token = logs.REQUEST_ID.set("req-f")
+    try:
+        logs.configure_logging("info", fmt)
+        assert logs._fast_handler() is not None
+        logs.summary(ctx, 0.25)  # straight to the stream
+        logs.REQUEST_LOG.addFilter(lambda record: True)  # now the ordinary way
+        assert logs._fast_handler() is None
+        logs.summary(ctx, 0.25)
+    finally:
+        logs.REQUEST_LOG.filters.clear()
+        logs.REQUEST_ID.reset(token)
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        logging._srcfile = srcfile  # type: ignore[attr-defined]
+        logging.logThreads, logging.logProcesses, logging.logMultiprocessing = flags
+    fast, ordinary = capsys.readouterr().err.splitlines()
+    if fmt == "json":
+        a, b = orjson.loads(fast), orjson.loads(ordinary)
+        assert a.pop("time") and b.pop("time")
+        assert a == b and a["request_id"] == "req-f" and a["tokens_in"] == 5
+    else:
+        assert fast[23:] == ordinary[23:]  # past the time stamp
+        assert fast[23:].startswith(" INFO wirebridge.request [req-f] messages POST /v1/messages")

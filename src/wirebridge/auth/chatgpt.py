@@ -1,35 +1,24 @@
 """The ChatGPT sign-in Codex keeps in ``auth.json``, and the token manager that keeps it fresh.
 
-The file (``$CODEX_HOME/auth.json``, else ``~/.codex/auth.json``) is Codex's own format, so one
-sign-in serves both Codex and the gateway::
+``TokenManager`` hands out the current access token and account id of one Codex ``auth.json``
+(its format: ``authfile.py``). The token's expiry is the ``exp`` claim of the access token
+(``jwt.py``; its signature is not checked: the backend does that). Within ``refresh_margin``
+seconds of expiry, or when the backend answered 401, the token is refreshed at the OAuth token
+endpoint (``tokens.py``; ``grant_type=refresh_token``, as Codex does it). Refreshes are
+single-flight: concurrent requests share one refresh, because a refresh token can be used only
+once. Before refreshing, the file is read again, so a refresh another process (Codex, a second
+gateway) already made is picked up instead of spending the used refresh token. The refreshed
+tokens are written back atomically with 0600 permissions.
 
-    {"OPENAI_API_KEY": null,
-     "tokens": {"id_token": "<JWT>", "access_token": "<JWT>", "refresh_token": "...",
-                "account_id": "<ChatGPT account/workspace id>"},
-     "last_refresh": "2026-01-02T03:04:05.123456Z"}
-
-Keys the gateway does not use are kept as they are when it writes the file back.
-
-``TokenManager`` hands out the current access token and account id. The token's expiry is the
-``exp`` claim of the access token (a JWT; its signature is not checked: the backend does that).
-Within ``refresh_margin`` seconds of expiry, or when the backend answered 401, the token is
-refreshed at the OAuth token endpoint (``grant_type=refresh_token``, as Codex does it). Refreshes
-are single-flight: concurrent requests share one refresh, because a refresh token can be used
-only once. Before refreshing, the file is read again, so a refresh another process (Codex, a
-second gateway) already made is picked up instead of spending the used refresh token. The
-refreshed tokens are written back atomically (temp file in the same directory, ``fsync``,
-rename) with 0600 permissions.
+This module is also where other packages import the ChatGPT sign-in from (the constants of
+Codex's OAuth client, ``ChatGPTAuthError``, ``default_auth_file``, ``read_auth_file``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +28,17 @@ from typing import Any
 
 import aiohttp
 
+from wirebridge.auth.authfile import (
+    RELOGIN_HINT,
+    ChatGPTAuthError,
+    auth_file_data,
+    read_auth_file,
+    write_auth_file,
+)
+from wirebridge.auth.authfile import default_auth_file as default_auth_file  # for other packages
+from wirebridge.auth.jwt import account_id_of, jwt_expiry
+from wirebridge.auth.tokens import post_token_request
+
 log = logging.getLogger("wirebridge.auth")
 
 DEFAULT_ISSUER = "https://auth.openai.com"
@@ -46,153 +46,6 @@ DEFAULT_TOKEN_URL = DEFAULT_ISSUER + "/oauth/token"
 CODEX_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"  # Codex CLI's public OAuth client
 DEFAULT_REFRESH_MARGIN = 300.0  # seconds before expiry at which a token is refreshed
 MIN_REFRESH_INTERVAL = 60.0  # seconds between refreshes made only because a token is due
-AUTH_CLAIMS = "https://api.openai.com/auth"  # the JWT claim that holds chatgpt_account_id
-
-# Token endpoint error codes after which only a new sign-in helps (Codex's classification).
-_PERMANENT_CODES = {
-    "refresh_token_expired": "the refresh token has expired",
-    "refresh_token_reused": "the refresh token was already used",
-    "refresh_token_invalidated": "the refresh token was revoked",
-}
-RELOGIN_HINT = "sign in again with `wirebridge login chatgpt` (or `codex login`)"
-
-
-class ChatGPTAuthError(Exception):
-    """The sign-in cannot give a usable token. ``permanent``: only a new sign-in fixes it."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-
-
-# -- the file ----------------------------------------------------------------------------------
-
-
-def default_auth_file(env: Mapping[str, str] | None = None) -> Path:
-    """``$CODEX_HOME/auth.json`` if ``CODEX_HOME`` is set and not empty, else
-    ``~/.codex/auth.json`` — where Codex itself keeps it."""
-    home = (os.environ if env is None else env).get("CODEX_HOME", "").strip()
-    return (Path(home).expanduser() if home else Path.home() / ".codex") / "auth.json"
-
-
-def read_auth_file(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ChatGPTAuthError(
-            f"No ChatGPT sign-in at {path}: {RELOGIN_HINT}.", permanent=True
-        ) from None
-    except OSError as e:
-        raise ChatGPTAuthError(f"Cannot read {path}: {e.strerror or e}.", permanent=True) from None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ChatGPTAuthError(f"{path} is not valid JSON.", permanent=True) from None
-    if not isinstance(data, dict):
-        raise ChatGPTAuthError(f"{path} does not hold a JSON object.", permanent=True)
-    return data
-
-
-def write_auth_file(path: Path, data: Mapping[str, Any]) -> None:
-    """Replace ``path`` atomically: a reader sees the old file or the new one, never a part.
-
-    The temp file is created in the target's directory (a rename does not cross file systems)
-    with mode 0600 from the start, so the tokens are never readable by others, not even briefly.
-    A symlinked ``auth.json`` keeps its link: the file it points to is replaced.
-    """
-    target = Path(os.path.realpath(path))
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    body = json.dumps(data, indent=2).encode() + b"\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); not possible everywhere, never fatal."""
-    with contextlib.suppress(OSError, AttributeError):
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-
-def now_iso() -> str:
-    """``last_refresh`` as Codex writes it: RFC 3339, UTC, with a ``Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def auth_file_data(
-    token_response: Mapping[str, Any], previous: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """``auth.json`` content after a token response (login or refresh): new tokens over the
-    previous ones, the account id from the new id token when it names one, other keys kept."""
-    data = dict(previous or {})
-    data.setdefault("OPENAI_API_KEY", None)
-    old = data.get("tokens")
-    tokens: dict[str, Any] = dict(old) if isinstance(old, dict) else {}
-    for key in ("id_token", "access_token", "refresh_token"):
-        value = token_response.get(key)
-        if isinstance(value, str) and value:
-            tokens[key] = value
-    account = account_id_of(tokens.get("id_token")) or account_id_of(tokens.get("access_token"))
-    if account:
-        tokens["account_id"] = account
-    tokens.setdefault("account_id", None)
-    data["tokens"] = tokens
-    data["last_refresh"] = now_iso()
-    return data
-
-
-# -- JWTs --------------------------------------------------------------------------------------
-
-
-def jwt_claims(token: str) -> dict[str, Any]:
-    """The payload of a JWT, unverified. Raises ``ValueError`` when ``token`` is not one."""
-    parts = token.split(".")
-    if len(parts) != 3 or not all(parts):
-        raise ValueError("not a JWT: expected header.payload.signature")
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
-    if not isinstance(claims, dict):
-        raise ValueError("the JWT payload is not a JSON object")
-    return claims
-
-
-def jwt_expiry(token: str) -> float | None:
-    """The ``exp`` claim (seconds since the epoch), or None if absent or not a JWT."""
-    try:
-        exp = jwt_claims(token).get("exp")
-    except (ValueError, UnicodeError):
-        return None
-    if isinstance(exp, bool) or not isinstance(exp, int | float):
-        return None
-    return float(exp)
-
-
-def account_id_of(token: object) -> str | None:
-    """``chatgpt_account_id`` from a token's ``https://api.openai.com/auth`` claim."""
-    if not isinstance(token, str) or not token:
-        return None
-    try:
-        auth = jwt_claims(token).get(AUTH_CLAIMS)
-    except (ValueError, UnicodeError):
-        return None
-    account = auth.get("chatgpt_account_id") if isinstance(auth, dict) else None
-    return account if isinstance(account, str) and account else None
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -386,67 +239,3 @@ def _expiry_text(exp: float | None) -> str:
     if exp is None:
         return "no expiry in the token"
     return "expires " + datetime.fromtimestamp(exp, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-# -- the token endpoint ------------------------------------------------------------------------
-
-
-async def post_token_request(
-    session: aiohttp.ClientSession,
-    url: str,
-    *,
-    json_body: Mapping[str, str] | None = None,
-    form: Mapping[str, str] | None = None,
-    timeout: float = 30.0,
-) -> dict[str, Any]:
-    """POST to an OAuth token endpoint; the JSON answer, or ``ChatGPTAuthError``."""
-    tmo = aiohttp.ClientTimeout(total=timeout)
-    try:
-        async with session.post(
-            url,
-            json=dict(json_body) if json_body is not None else None,
-            data=dict(form) if form is not None else None,
-            headers={"Accept": "application/json"},
-            timeout=tmo,
-        ) as resp:
-            raw = await resp.read()
-            status = resp.status
-    except TimeoutError:
-        raise ChatGPTAuthError(f"The token endpoint {url} did not answer in time.") from None
-    except aiohttp.ClientError as e:
-        raise ChatGPTAuthError(f"Could not reach the token endpoint {url}: {e}") from None
-    try:
-        obj = json.loads(raw) if raw else None
-    except ValueError:
-        obj = None
-    if status != 200:
-        raise _token_error(status, obj, raw)
-    if not isinstance(obj, dict) or not isinstance(obj.get("access_token"), str):
-        raise ChatGPTAuthError(f"The token endpoint {url} answered without an access token.")
-    return obj
-
-
-def _token_error(status: int, obj: object, raw: bytes) -> ChatGPTAuthError:
-    code, message = None, None
-    if isinstance(obj, dict):
-        err = obj.get("error")
-        if isinstance(err, dict):  # {"error": {"code": ..., "message": ...}}
-            code, message = err.get("code"), err.get("message")
-        elif isinstance(err, str):  # RFC 6749: {"error": "invalid_grant", "error_description"}
-            code, message = obj.get("code") or err, obj.get("error_description")
-    code = code if isinstance(code, str) else None
-    reason = _PERMANENT_CODES.get((code or "").lower())
-    if reason is not None:
-        return ChatGPTAuthError(
-            f"The ChatGPT token could not be refreshed: {reason}; {RELOGIN_HINT}.", permanent=True
-        )
-    detail = (
-        message if isinstance(message, str) and message else raw[:300].decode("utf-8", "replace")
-    )
-    return ChatGPTAuthError(
-        f"The token endpoint answered HTTP {status}"
-        + (f" ({code})" if code else "")
-        + (f": {detail}" if detail else "")
-        + (f"; {RELOGIN_HINT}" if status in (400, 401) else ""),
-        permanent=status in (400, 401),
-    )

@@ -10,7 +10,7 @@ runs it.
    is refused (and the server keeps waiting), an ``error=…`` ends the sign-in.
 5. The code is exchanged at ``<issuer>/oauth/token`` (form-encoded ``grant_type=
    authorization_code`` with the verifier) for an id token, an access token and a refresh token,
-   which are written to ``auth.json`` in Codex's format (``auth.chatgpt.write_auth_file``).
+   which are written to ``auth.json`` in Codex's format (``auth.authfile.write_auth_file``).
 """
 
 from __future__ import annotations
@@ -31,15 +31,9 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from aiohttp import web
 
-from wirebridge.auth.chatgpt import (
-    CODEX_CLIENT_ID,
-    DEFAULT_ISSUER,
-    ChatGPTAuthError,
-    ChatGPTTokens,
-    auth_file_data,
-    post_token_request,
-    write_auth_file,
-)
+from wirebridge.auth.authfile import ChatGPTAuthError, auth_file_data, write_auth_file
+from wirebridge.auth.chatgpt import CODEX_CLIENT_ID, DEFAULT_ISSUER, ChatGPTTokens
+from wirebridge.auth.tokens import post_token_request
 
 DEFAULT_PORT = 1455  # the port Codex's OAuth client has registered for its redirect URI
 CALLBACK_PATH = "/auth/callback"

@@ -81,7 +81,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wirebridge.cli.daemon import read_state
+    from wirebridge.cli.process import read_state
 
     files = DaemonFiles.from_args(args)
     state = read_state(files.state)
@@ -381,7 +381,7 @@ async def _store(config: Config) -> Check:
 
 
 def _port(config: Config, files: DaemonFiles, state: dict[str, Any]) -> Check:
-    from wirebridge.cli.daemon import running_pid
+    from wirebridge.cli.process import running_pid
     from wirebridge.cli.workers import check_port_free
 
     host, port = config.server.host, config.server.port

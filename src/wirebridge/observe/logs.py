@@ -65,25 +65,45 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class _Stamps:
+    """Dates formatted once a second rather than once a line."""
+
+    def __init__(self, pattern: str, convert: Any) -> None:
+        self._pattern, self._convert = pattern, convert
+        self._second: tuple[int, str] = (-1, "")
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        cached, stamp = self._second
+        if second != cached:
+            stamp = time.strftime(self._pattern, self._convert(second))
+            self._second = (second, stamp)
+        return stamp
+
+
 class TextFormatter(logging.Formatter):
-    """``TEXT_FORMAT``, with the date formatted once a second rather than once a line."""
+    """``2026-01-02 03:04:05,678 INFO logger [request id] message`` (``TEXT_FORMAT``)."""
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
-        self._second: tuple[int, str] = (-1, "")
+        self._stamp = _Stamps("%Y-%m-%d %H:%M:%S", time.localtime)
+
+    def line(self, created: float, level: str, name: str, request_id: str, message: str) -> str:
+        msecs = int((created - int(created)) * 1000)
+        return f"{self._stamp(created)},{msecs:03d} {level} {name} [{request_id}] {message}"
 
     def format(self, record: logging.LogRecord) -> str:
-        if not hasattr(record, "request_id"):
-            record.request_id = REQUEST_ID.get()
-        return super().format(record)
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
-        cached, stamp = self._second
-        if second != cached:
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second))
-            self._second = (second, stamp)
-        return f"{stamp},{int(record.msecs):03d}"
+        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+        text = self.line(
+            record.created, record.levelname, record.name, request_id, record.getMessage()
+        )
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            text = f"{text}\n{record.exc_text}"
+        if record.stack_info:
+            text = f"{text}\n{self.formatStack(record.stack_info)}"
+        return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -91,32 +111,43 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._second: tuple[int, str] = (-1, "")
+        self._stamp = _Stamps("%Y-%m-%dT%H:%M:%S", time.gmtime)
 
-    def format(self, record: logging.LogRecord) -> str:
-        second = int(record.created)
-        cached, stamp = self._second
-        if second != cached:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = (second, stamp)
+    def line(
+        self,
+        created: float,
+        level: str,
+        name: str,
+        request_id: str,
+        message: str,
+        fields: dict[str, Any] | None = None,
+    ) -> str:
+        msecs = int((created - int(created)) * 1000)
         out: dict[str, Any] = {
-            "time": f"{stamp}.{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
-            "message": record.getMessage(),
+            "time": f"{self._stamp(created)}.{msecs:03d}Z",
+            "level": level.lower(),
+            "logger": name,
+            "request_id": request_id,
+            "message": message,
         }
-        summary = getattr(record, "wb_summary", None)
-        if summary is not None:
-            out.update(summary_fields(*summary))
-        fields = getattr(record, "wb_fields", None)
         if fields:
             out.update(fields)
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            out["stack"] = self.formatStack(record.stack_info)
         return orjson.dumps(out, default=str).decode()
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = {}
+        summary = getattr(record, "wb_summary", None)
+        if summary is not None:
+            fields.update(summary_fields(*summary))
+        fields.update(getattr(record, "wb_fields", None) or {})
+        if record.exc_info:
+            fields["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            fields["stack"] = self.formatStack(record.stack_info)
+        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+        return self.line(
+            record.created, record.levelname, record.name, request_id, record.getMessage(), fields
+        )
 
 
 def formatter(fmt: str) -> logging.Formatter:
@@ -136,6 +167,8 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    global _OURS
+    _OURS = handler
 
 
 def install(fmt: str = "text", bodies: bool = False) -> None:
@@ -156,12 +189,16 @@ def install(fmt: str = "text", bodies: bool = False) -> None:
 # -- the summary line --------------------------------------------------------------------------
 
 
+SUMMARY_FORMAT = (
+    "%s %s %s model=%s provider=%s upstream_model=%s status=%d stream=%s outcome=%s "
+    "tokens_in=%s tokens_out=%s latency_ms=%.1f ttft_ms=%s"
+)
+
+
 def summary(ctx: Any, elapsed: float) -> None:
     """The one info line of a finished request (a ``RequestContext``); the JSON format also
     gives its fields as keys (``summary_fields``)."""
-    REQUEST_LOG.info(
-        "%s %s %s model=%s provider=%s upstream_model=%s status=%d stream=%s outcome=%s "
-        "tokens_in=%s tokens_out=%s latency_ms=%.1f ttft_ms=%s",
+    args = (
         ctx.front_door,
         ctx.method,
         ctx.path,
@@ -175,8 +212,52 @@ def summary(ctx: Any, elapsed: float) -> None:
         "-" if ctx.tokens_out is None else ctx.tokens_out,
         elapsed * 1000,
         "-" if ctx.ttft is None else f"{ctx.ttft * 1000:.1f}",
-        extra={"wb_summary": (ctx, elapsed)},
     )
+    handler = _fast_handler()
+    if handler is None or not _write_fast(handler, ctx, elapsed, SUMMARY_FORMAT % args):
+        REQUEST_LOG.info(SUMMARY_FORMAT, *args, extra={"wb_summary": (ctx, elapsed)})
+
+
+# The summary line is the one line written for every request. A log record costs several times
+# what the line itself does (LogRecord, handler chain, %-formatting of the record); when the only
+# place the line can go is the handler ``configure_logging`` made, it is written to that handler's
+# stream directly, in the very same format. Any other set-up (more handlers, filters on the
+# request logger, pytest's capture) takes the ordinary way.
+_OURS: logging.Handler | None = None
+_PARENT = logging.getLogger("wirebridge")
+
+
+def _fast_handler() -> logging.StreamHandler[Any] | None:
+    h = _OURS
+    root = logging.root
+    if h is None or len(root.handlers) != 1 or root.handlers[0] is not h:
+        return None
+    log = REQUEST_LOG
+    if log.handlers or log.filters or not log.propagate or _PARENT.handlers:
+        return None
+    if not _PARENT.propagate or h.level > logging.INFO or len(h.filters) != 1:
+        return None
+    return h if isinstance(h, logging.StreamHandler) else None
+
+
+def _write_fast(h: logging.StreamHandler[Any], ctx: Any, elapsed: float, message: str) -> bool:
+    fmt, request_id, created = h.formatter, REQUEST_ID.get(), time.time()
+    name = REQUEST_LOG.name
+    if isinstance(fmt, JsonFormatter):
+        line = fmt.line(created, "INFO", name, request_id, message, summary_fields(ctx, elapsed))
+    elif isinstance(fmt, TextFormatter):
+        line = fmt.line(created, "INFO", name, request_id, message)
+    else:
+        return False
+    h.acquire()
+    try:
+        h.stream.write(line + h.terminator)
+        h.stream.flush()
+    except Exception:
+        return False  # the ordinary way reports the problem as logging does
+    finally:
+        h.release()
+    return True
 
 
 def summary_fields(ctx: Any, elapsed: float) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from wirebridge.hub.compaction import COMPACTION_FAMILY, SUMMARY_PREFIX
 from wirebridge.errors import Untranslatable
 from wirebridge.frontends.chat.request import bind_route
+from wirebridge.hub.compaction import COMPACTION_FAMILY, SUMMARY_PREFIX
 from wirebridge.hub.seal import ProviderData
 from wirebridge.upstreams.responses.request import encode_request
 

@@ -14,17 +14,20 @@ Messages become Responses input items, in order:
 
 Nested function tools (and legacy ``functions``) become flat Responses function tools. Fields the
 hub does not model stay in ``HubRequest.extra`` and reach a chat upstream unchanged.
+
+This module checks the body's types and assembles the request; the messages are decoded in
+``messages.py``, tools, tool choice and parameters in ``options.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from wirebridge.errors import InvalidRequest, Untranslatable
-from wirebridge.hub import ids
-from wirebridge.hub.request import HubRequest, Item
+from wirebridge.frontends.chat.messages import decode_messages
+from wirebridge.frontends.chat.options import apply_params, declared_tools, tool_choice
+from wirebridge.hub.request import HubRequest
 from wirebridge.hub.seal import ProviderData
 from wirebridge.hub.tools import build_toolset, echo_tools
 
@@ -74,7 +77,6 @@ _DIRECT = (
     "stream",
 )
 _KNOWN = frozenset({"model", *_SCALARS})
-_CHOICES = frozenset({"none", "auto", "required"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +100,11 @@ def decode_request(body: dict[str, Any]) -> tuple[HubRequest, ChatOptions]:
             "Send n separate requests instead.",
             param="n",
         )
-    declared = _tools(body)
+    declared = declared_tools(body)
     req = HubRequest(
         model=model,
-        input=_Messages().decode(body.get("messages")),
-        tool_choice=_tool_choice(body),
+        input=decode_messages(body.get("messages")),
+        tool_choice=tool_choice(body),
         store=False,  # a chat completion is not a stored Response
         source="chat",
         extra={k: v for k, v in body.items() if k not in _KNOWN},
@@ -112,7 +114,7 @@ def decode_request(body: dict[str, Any]) -> tuple[HubRequest, ChatOptions]:
     for name in _DIRECT:
         if (value := body.get(name)) is not None:
             setattr(req, name, value)
-    _params(body, req)
+    apply_params(body, req)
     legacy = bool(body.get("functions")) and not body.get("tools")
     if legacy and req.parallel_tool_calls is None:
         req.parallel_tool_calls = False  # a legacy function_call answer holds one call
@@ -162,302 +164,3 @@ def _json_type(v: object) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
         type(v), "null" if v is None else "number"
     )
-
-
-def _params(body: dict[str, Any], req: HubRequest) -> None:
-    limit = body.get("max_completion_tokens")
-    req.max_output_tokens = limit if limit is not None else body.get("max_tokens")
-    if body.get("logprobs") is True:
-        req.top_logprobs = body.get("top_logprobs") or 0
-    if (effort := body.get("reasoning_effort")) is not None:
-        req.reasoning = {"effort": effort}
-    if (fmt := body.get("response_format")) is not None:
-        req.text = {"format": _response_format(fmt)}
-
-
-def _response_format(fmt: dict[str, Any]) -> dict[str, Any]:
-    kind = fmt.get("type")
-    if kind == "json_schema":
-        spec = fmt.get("json_schema")
-        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-            raise InvalidRequest(
-                "response_format of type 'json_schema' needs a 'json_schema' object with a "
-                "string 'name'.",
-                param="response_format.json_schema",
-            )
-        keep = ("name", "schema", "strict", "description")
-        return {"type": "json_schema", **{k: spec[k] for k in keep if k in spec}}
-    if kind in ("json_object", "text"):
-        return {"type": kind}
-    raise Untranslatable(
-        f"response_format type '{kind}' is not supported.", param="response_format.type"
-    )
-
-
-# -- tools -------------------------------------------------------------------------------------
-
-
-def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """Declared tools as flat Responses function tools."""
-    flat = []
-    for i, tool in enumerate(body.get("tools") or ()):
-        param = f"tools[{i}]"
-        if not isinstance(tool, dict):
-            raise InvalidRequest("Each tool must be an object.", param=param)
-        kind = tool.get("type")
-        if kind != "function":
-            raise Untranslatable(
-                f"Tool type '{kind}' is not supported on /v1/chat/completions by this gateway; "
-                "declare function tools (custom tools work on /v1/responses).",
-                param=f"{param}.type",
-            )
-        flat.append(_flat_function(tool.get("function"), f"{param}.function"))
-    for i, fn in enumerate(body.get("functions") or ()):
-        flat.append(_flat_function(fn, f"functions[{i}]"))
-    return flat
-
-
-def _flat_function(fn: Any, param: str) -> dict[str, Any]:
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-        raise InvalidRequest("A function tool needs an object with a string 'name'.", param=param)
-    keep = ("name", "description", "parameters", "strict")
-    return {"type": "function", **{k: fn[k] for k in keep if fn.get(k) is not None}}
-
-
-def _tool_choice(body: dict[str, Any]) -> Any:
-    choice = body.get("tool_choice")
-    param = "tool_choice"
-    if choice is None:
-        choice, param = body.get("function_call"), "function_call"
-        if isinstance(choice, dict):  # legacy {"name": ...}
-            choice = {"type": "function", "function": choice}
-    if choice is None:
-        return "auto"
-    if isinstance(choice, str):
-        if choice not in _CHOICES:
-            raise InvalidRequest(
-                f"Invalid value for '{param}': {choice!r}; expected none, auto or required.",
-                param=param,
-            )
-        return choice
-    kind = choice.get("type")
-    if kind == "function":
-        return {"type": "function", "name": _choice_name(choice.get("function"), param)}
-    if kind == "allowed_tools":
-        allowed = choice.get("allowed_tools") or {}
-        tools = [
-            {"type": "function", "name": _choice_name(t.get("function"), param)}
-            for t in allowed.get("tools") or ()
-            if isinstance(t, dict)
-        ]
-        return {"type": "allowed_tools", "mode": allowed.get("mode", "auto"), "tools": tools}
-    raise Untranslatable(f"{param} type '{kind}' is not supported.", param=f"{param}.type")
-
-
-def _choice_name(fn: Any, param: str) -> str:
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-        raise InvalidRequest(f"{param} names a function without a string 'name'.", param=param)
-    return fn["name"]
-
-
-# -- messages ----------------------------------------------------------------------------------
-
-
-class _Messages:
-    """Chat messages → hub items; remembers legacy function calls to pair their results."""
-
-    def __init__(self) -> None:
-        self.items: list[Item] = []
-        self._legacy: dict[str, list[str]] = {}  # function name -> call ids not yet answered
-
-    def decode(self, messages: Any) -> list[Item]:
-        if not messages:
-            raise InvalidRequest(
-                "'messages' must be a non-empty array of messages.", param="messages"
-            )
-        for i, msg in enumerate(messages):
-            if not isinstance(msg, dict):
-                raise InvalidRequest("Each message must be an object.", param=f"messages[{i}]")
-            role = msg.get("role")
-            handler = _ROLES.get(role) if isinstance(role, str) else None
-            if handler is None:
-                raise InvalidRequest(
-                    f"Invalid role {role!r}; expected one of system, developer, user, assistant, "
-                    "tool, function.",
-                    param=f"messages[{i}].role",
-                )
-            handler(self, msg, f"messages[{i}]")
-        return self.items
-
-    def system(self, msg: dict[str, Any], param: str) -> None:
-        content = _content(msg.get("content"), param, _text_part)
-        self.items.append({"type": "message", "role": msg["role"], "content": content})
-
-    def user(self, msg: dict[str, Any], param: str) -> None:
-        content = _content(msg.get("content"), param, _user_part)
-        self.items.append({"type": "message", "role": "user", "content": content})
-
-    def assistant(self, msg: dict[str, Any], param: str) -> None:
-        reasoning = msg.get("reasoning_content")
-        if isinstance(reasoning, str) and reasoning:
-            summary = [{"type": "summary_text", "text": reasoning}]
-            self.items.append({"type": "reasoning", "summary": summary})
-        parts = _assistant_parts(msg, param)
-        calls = msg.get("tool_calls") or []
-        if not isinstance(calls, list):
-            raise InvalidRequest("'tool_calls' must be an array.", param=f"{param}.tool_calls")
-        legacy = msg.get("function_call")
-        if parts or not (calls or legacy):
-            self.items.append({"type": "message", "role": "assistant", "content": parts})
-        for j, tc in enumerate(calls):
-            self.items.append(_tool_call(tc, f"{param}.tool_calls[{j}]"))
-        if legacy is not None:
-            call_id = ids.new_id("call")
-            fn = _function(legacy, f"{param}.function_call")
-            self._legacy.setdefault(fn["name"], []).append(call_id)
-            self.items.append({"type": "function_call", "call_id": call_id, **fn})
-
-    def tool(self, msg: dict[str, Any], param: str) -> None:
-        call_id = msg.get("tool_call_id")
-        if not isinstance(call_id, str) or not call_id:
-            raise InvalidRequest(
-                "A tool message needs a string 'tool_call_id'.", param=f"{param}.tool_call_id"
-            )
-        output = _content(msg.get("content"), param, _text_part)
-        self.items.append({"type": "function_call_output", "call_id": call_id, "output": output})
-
-    def function(self, msg: dict[str, Any], param: str) -> None:
-        name = msg.get("name")
-        if not isinstance(name, str) or not name:
-            raise InvalidRequest("A function message needs a string 'name'.", param=f"{param}.name")
-        waiting = self._legacy.get(name)
-        call_id = waiting.pop(0) if waiting else ids.new_id("call")
-        output = _content(msg.get("content"), param, _text_part)
-        self.items.append({"type": "function_call_output", "call_id": call_id, "output": output})
-
-
-_ROLES: dict[str, Callable[[_Messages, dict[str, Any], str], None]] = {
-    "system": _Messages.system,
-    "developer": _Messages.system,
-    "user": _Messages.user,
-    "assistant": _Messages.assistant,
-    "tool": _Messages.tool,
-    "function": _Messages.function,
-}
-
-
-def _content(
-    content: Any, param: str, part: Callable[[Any, str], dict[str, Any]]
-) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
-        return content
-    if content is None:
-        return ""
-    if not isinstance(content, list):
-        raise InvalidRequest(
-            "Message content must be a string or an array of parts.", param=f"{param}.content"
-        )
-    return [part(p, f"{param}.content[{j}]") for j, p in enumerate(content)]
-
-
-def _part_type(part: Any, param: str) -> str:
-    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-        raise InvalidRequest("Each content part must be an object with a 'type'.", param=param)
-    kind: str = part["type"]
-    return kind
-
-
-def _text_part(part: Any, param: str) -> dict[str, Any]:
-    kind = _part_type(part, param)
-    if kind != "text":
-        raise Untranslatable(f"Content part '{kind}' is not supported here.", param=param)
-    return {"type": "input_text", "text": _str(part, "text", param)}
-
-
-def _user_part(part: Any, param: str) -> dict[str, Any]:
-    kind = _part_type(part, param)
-    if kind == "text":
-        return {"type": "input_text", "text": _str(part, "text", param)}
-    if kind == "image_url":
-        image = part.get("image_url")
-        image = {"url": image} if isinstance(image, str) else image
-        if not isinstance(image, dict) or not isinstance(image.get("url"), str):
-            raise InvalidRequest("image_url needs a string 'url'.", param=f"{param}.image_url")
-        out = {"type": "input_image", "image_url": image["url"]}
-        if image.get("detail"):
-            out["detail"] = image["detail"]
-        return out
-    if kind == "input_audio":
-        audio = part.get("input_audio")
-        if not isinstance(audio, dict):
-            raise InvalidRequest("input_audio must be an object.", param=f"{param}.input_audio")
-        return {"type": "input_audio", "input_audio": audio}
-    if kind == "file":
-        file = part.get("file")
-        if not isinstance(file, dict):
-            raise InvalidRequest("file must be an object.", param=f"{param}.file")
-        keep = ("file_id", "file_data", "filename")
-        return {"type": "input_file", **{k: file[k] for k in keep if file.get(k)}}
-    raise Untranslatable(f"Content part '{kind}' is not supported in a user message.", param=param)
-
-
-def _assistant_parts(msg: dict[str, Any], param: str) -> list[dict[str, Any]]:
-    content = msg.get("content")
-    parts: list[dict[str, Any]] = []
-    if isinstance(content, str):
-        if content:
-            parts.append(_output_text(content))
-    elif isinstance(content, list):
-        for j, part in enumerate(content):
-            p = f"{param}.content[{j}]"
-            kind = _part_type(part, p)
-            if kind == "text":
-                parts.append(_output_text(_str(part, "text", p)))
-            elif kind == "refusal":
-                parts.append({"type": "refusal", "refusal": _str(part, "refusal", p)})
-            else:
-                raise Untranslatable(
-                    f"Content part '{kind}' is not supported in an assistant message.", param=p
-                )
-    elif content is not None:
-        raise InvalidRequest(
-            "Message content must be a string or an array of parts.", param=f"{param}.content"
-        )
-    refusal = msg.get("refusal")
-    if isinstance(refusal, str) and refusal:
-        parts.append({"type": "refusal", "refusal": refusal})
-    return parts
-
-
-def _output_text(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "text": text, "annotations": []}
-
-
-def _tool_call(tc: Any, param: str) -> Item:
-    if not isinstance(tc, dict) or not isinstance(tc.get("id"), str):
-        raise InvalidRequest("A tool call needs a string 'id'.", param=param)
-    if tc.get("type") == "custom":
-        custom = tc.get("custom")
-        if not isinstance(custom, dict) or not isinstance(custom.get("name"), str):
-            raise InvalidRequest("A custom tool call needs 'custom.name'.", param=param)
-        return {
-            "type": "custom_tool_call",
-            "call_id": tc["id"],
-            "name": custom["name"],
-            "input": custom.get("input") or "",
-        }
-    return {"type": "function_call", "call_id": tc["id"], **_function(tc.get("function"), param)}
-
-
-def _function(fn: Any, param: str) -> dict[str, str]:
-    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-        raise InvalidRequest("A function call needs 'function.name'.", param=param)
-    args = fn.get("arguments")
-    return {"name": fn["name"], "arguments": args if isinstance(args, str) else "{}"}
-
-
-def _str(part: dict[str, Any], key: str, param: str) -> str:
-    value = part.get(key)
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{key}' must be a string.", param=f"{param}.{key}")
-    return value
