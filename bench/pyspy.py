@@ -87,13 +87,20 @@ def summarize(raw: Path, top: int = 15) -> dict[str, Any]:
     incl: Counter[str] = Counter()
     layers: Counter[str] = Counter()
     total = 0
-    for line in raw.read_text(errors="replace").splitlines():
+    threaded = 0  # samples of executor threads, not of the event loop's thread
+    for line in raw.read_text(errors="replace").split("\n"):
         stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
+        if not count.isdigit():
             continue
         n = int(count)
         total += n
+        if not stack:  # holding the GIL with no Python frame (start-up, C callbacks)
+            own["(no Python frame)"] += n
+            layers["other"] += n
+            continue
         frames = [_parse(f) for f in stack.split(";")]
+        if frames[0][0] == "Thread._bootstrap":
+            threaded += n
         func, file = frames[-1]
         own[f"{func} ({_short(file)})"] += n
         layers[layer(file)] += n
@@ -110,6 +117,7 @@ def summarize(raw: Path, top: int = 15) -> dict[str, Any]:
 
     return {
         "samples": total,
+        "executor_threads_pct": round(100 * threaded / total, 1) if total else 0.0,
         "own": pct(own, top),
         "inclusive_wirebridge": pct(incl, top),
         "layers": pct(layers, 12),

@@ -189,17 +189,19 @@ def targets(data: dict[str, Any], rs: Records) -> list[str]:
         text,
         None if added is None else added <= T_ADDED_P50_MS,
     )
-    bare, feat = (
-        rs.get("wirebridge", "responses-json", 16),
-        rs.get("wirebridge+feat", "responses-json", 16),
+    bare = rs.get("wirebridge (pair)", "responses-json", 16) or rs.get(
+        "wirebridge", "responses-json", 16
     )
+    feat = rs.get("wirebridge+feat", "responses-json", 16)
     r = _ratio(feat, bare)
     on = "auth + store + metrics" if data.get("auth", True) else "store + metrics (no auth)"
     add(
         f"{on} on, `responses-json` c=16: ≥ {100 * (1 - T_FEATURES_DROP):g} % of bare req/s",
         "not measured"
-        if r is None
-        else f"{100 * r:.0f} % ({_f(feat['rps'])} vs {_f(bare['rps'])})",
+        if r is None or feat is None or bare is None
+        else f"{100 * r:.0f} % ({_f(feat['rps'])} vs {_f(bare['rps'])} req/s, the bare run "
+        f"just before); per CPU-second: "
+        f"{100 * (_div(_per_cpu(feat), _per_cpu(bare)) or 0):.0f} %",
         None if r is None else r >= 1 - T_FEATURES_DROP,
     )
     c64 = [
@@ -386,7 +388,7 @@ def slow_streams(data: dict[str, Any], rs: Records) -> list[str]:
 
     def col(x: dict | None, gateway: bool) -> list[str]:
         if x is None:
-            return ["-"] * 9
+            return ["-"] * 10
         samples = "; ".join(f"{k} x{v}" for k, v in x["error_samples"].items()) or "none"
         return [
             f"{x['requests']:,} / {x['errors']:,}",
@@ -396,6 +398,11 @@ def slow_streams(data: dict[str, Any], rs: Records) -> list[str]:
             f"{_f(_lat(x, 'p50'), 0)} / {_f(_lat(x, 'p99'), 0)} ms",
             f"{_f(_lat(x, 'p50', 'ttfb_ms'), 0)} / {_f(_lat(x, 'p99', 'ttfb_ms'), 0)} ms",
             f"{x['rss_before_mb']} / {x['server_peak_rss_mb']} / {x['rss_after_mb']} MB"
+            + (f" / {x['rss_late_mb']} MB" if "rss_late_mb" in x else "")
+            if gateway
+            else "-",
+            f"{x.get('fds_before', '-')} / {x.get('fds_after', '-')}"
+            + (f" / {x['fds_late']}" if "fds_late" in x else "")
             if gateway
             else "-",
             f"{x['server_cpu_s']:.1f} s ({x['server_cpu_ms_per_req']:.2f} ms per stream)",
@@ -409,7 +416,8 @@ def slow_streams(data: dict[str, Any], rs: Records) -> list[str]:
         "wall time",
         "stream duration p50 / p99",
         "TTFB p50 / p99",
-        "gateway RSS before / peak / after",
+        "gateway RSS before / peak / after (/ later)",
+        "gateway open fds before / after (/ later)",
         "server CPU",
         "error samples",
     ]
@@ -419,9 +427,11 @@ def slow_streams(data: dict[str, Any], rs: Records) -> list[str]:
         "",
         f"{n:,} clients each open one `/v1/responses` SSE stream over the slow mock "
         f"({CHUNKS} chunks, {SLOW_DELAY_MS:g} ms apart), all started within "
-        f"{a['slow_ramp']:g} s; RSS measured before, at peak, and {r['settle_s']:g} s after the "
-        "last stream ended. The same client first opens the same number of chat streams "
-        "straight from the slow mock, to show that the client and the mock take them.",
+        f"{a['slow_ramp']:g} s; RSS measured before, at peak, {r['settle_s']:g} s after the "
+        "last stream ended"
+        + (f" and again {r['settle_long_s']:g} s after it" if "settle_long_s" in r else "")
+        + ". The same client first opens the same number of chat streams straight from the "
+        "slow mock, to show that the client and the mock take them.",
         "",
         *_table(["", "mock directly (chat SSE)", "wirebridge"], rows),
         "",
@@ -481,7 +491,8 @@ def profiles(data: dict[str, Any]) -> list[str]:
     for name, p in prof.items():
         out += [
             f"### `{name}` c=16 — {p['samples']:,} samples, {_f(p['rps_while_profiled'])} req/s "
-            f"while profiled; flamegraph `{p['svg']}`",
+            f"while profiled; {p.get('executor_threads_pct', 0):g} % of samples in executor "
+            f"threads (`run_in_executor`, `to_thread`); flamegraph `{p['svg']}`",
             "",
         ]
         n = max(len(p["own"]), len(p["inclusive_wirebridge"]), len(p["layers"]))
@@ -508,7 +519,8 @@ def profiles(data: dict[str, Any]) -> list[str]:
 def render(data: dict[str, Any], raw_dir: str) -> str:
     rs = Records(data["records"])
     m = data.get("machine", {})
-    cmd = " ".join(shlex.quote(x) for x in ["python", "bench/run.py", *sys.argv[1:]])
+    argv = data.get("command") or sys.argv[1:]
+    cmd = " ".join(shlex.quote(x) for x in ["python", "bench/run.py", *argv])
     lines = [
         f"# wirebridge benchmark — {data.get('started', '')[:10]} on {m.get('host', '?')}",
         "",

@@ -382,6 +382,7 @@ def slow_streams(ctx: Ctx, svc: Service, url: str) -> None:
     )  # fmt: skip
     time.sleep(2)
     before = sum(harness.proc_mem(p).get("VmRSS", 0) for p in harness.tree(svc.pid))
+    fds_before = _fds(svc.pid)
     rec = measure(
         ctx, "wirebridge", scen, n, url, svc.pid, label="slow-streams",
         body={"model": SLOW_MODEL}, per_worker=1, ramp=ctx.args.slow_ramp, count_fds=True,
@@ -389,8 +390,23 @@ def slow_streams(ctx: Ctx, svc: Service, url: str) -> None:
     time.sleep(ctx.args.settle)
     after = sum(harness.proc_mem(p).get("VmRSS", 0) for p in harness.tree(svc.pid))
     rec.update(rss_before_mb=round(before / 1024, 1), rss_after_mb=round(after / 1024, 1))
-    rec["settle_s"] = ctx.args.settle
+    rec.update(settle_s=ctx.args.settle, fds_before=fds_before, fds_after=_fds(svc.pid))
     log(f"slow streams: RSS before {before / 1024:.1f} MB, after {after / 1024:.1f} MB")
+    if ctx.args.settle_long > ctx.args.settle:
+        # the gateway keeps idle upstream connections for a while: look again after that
+        time.sleep(ctx.args.settle_long - ctx.args.settle)
+        late = sum(harness.proc_mem(p).get("VmRSS", 0) for p in harness.tree(svc.pid))
+        rec.update(rss_late_mb=round(late / 1024, 1), fds_late=_fds(svc.pid))
+        rec["settle_long_s"] = ctx.args.settle_long
+        log(f"slow streams: RSS {ctx.args.settle_long:g} s after: {late / 1024:.1f} MB")
+
+
+def _fds(pid: int) -> int:
+    total = 0
+    for p in harness.tree(pid):
+        with contextlib.suppress(OSError):
+            total += len(os.listdir(f"/proc/{p}/fd"))
+    return total
 
 
 def profile(ctx: Ctx, svc: Service, url: str) -> None:
@@ -478,6 +494,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--slow-streams", type=int, help="concurrent slow streams (5000; quick: 200)")
     ap.add_argument("--slow-ramp", type=float, default=2.0, help="seconds to open them over")
     ap.add_argument("--settle", type=float, help="seconds after the slow streams (10; quick: 2)")
+    ap.add_argument(
+        "--settle-long",
+        type=float,
+        help="a second look at memory this long after them (75: past the gateway's 60 s "
+        "upstream keep-alive; quick: none)",
+    )
     args = ap.parse_args(argv)
     q = args.quick
     args.duration = args.duration or (2.0 if q else 10.0)
@@ -486,6 +508,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.concurrency = [int(x) for x in conc.split(",") if x]
     args.slow_streams = args.slow_streams or (200 if q else 5000)
     args.settle = args.settle if args.settle is not None else (2.0 if q else 10.0)
+    if args.settle_long is None:
+        args.settle_long = 0.0 if q else 75.0
     names = [n for s in (args.scenarios or []) for n in s.replace(",", " ").split()]
     unknown = [n for n in names if n not in SCENARIOS and n not in EXTRAS]
     if unknown:
@@ -535,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx.extra["finished"] = dt.datetime.now().isoformat(timespec="seconds")
         ctx.extra["versions"] = versions(ctx)
     data = {"args": _jsonable(vars(args)), "records": ctx.records, "notes": ctx.notes, **ctx.extra}
+    data["command"] = sys.argv[1:] if argv is None else argv
     (raw / "results.json").write_text(json.dumps(data, indent=1, default=str))
     text = report.render(data, raw.name)
     md = args.out / f"{stamp}-{host}.md"
