@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from wirebridge.auth.authfile import RELOGIN_HINT, ChatGPTAuthError
+from wirebridge.transport.proxy import env_proxy
 
 # Token endpoint error codes after which only a new sign-in helps (Codex's classification).
 _PERMANENT_CODES = {
@@ -42,6 +43,7 @@ async def post_token_request(
             data=dict(form) if form is not None else None,
             headers={"Accept": "application/json"},
             timeout=tmo,
+            proxy=env_proxy(url),
         ) as resp:
             raw = await resp.read()
             status = resp.status

@@ -24,7 +24,7 @@ from typing import Any
 
 from wirebridge.cli import options
 from wirebridge.cli.options import ServeOptions, listen_url
-from wirebridge.cli.workers import SHUTDOWN_TIMEOUT
+from wirebridge.cli.workers import BACKLOG, SHUTDOWN_TIMEOUT
 from wirebridge.config import ConfigError
 from wirebridge.config.model import Config
 
@@ -96,6 +96,7 @@ def _serve_one(config: Config) -> int:
             access_log=None,
             handler_cancellation=True,
             shutdown_timeout=SHUTDOWN_TIMEOUT,
+            backlog=BACKLOG,
         )
     except OSError as e:
         log.error("cannot listen on %s:%d: %s", host, port, e)

@@ -53,7 +53,7 @@ from wirebridge.config.paths import state_dir
 
 log = logging.getLogger("wirebridge")
 
-BACKLOG = 1024
+BACKLOG = 4096  # thousands of clients may connect at once (bench: 5,000 slow streams)
 SHUTDOWN_TIMEOUT = 25.0  # seconds in-flight requests get to finish after SIGTERM
 TICK = 0.2  # seconds between supervisor checks when no signal comes
 QUICK_EXIT = 5.0  # a worker dying within this long of starting counts as failing

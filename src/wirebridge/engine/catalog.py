@@ -54,6 +54,7 @@ class ModelCatalog:
                 p.base_url + "/models",
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self._fetch_timeout),
+                proxy=p.proxy,
             ) as resp:
                 if resp.status != 200:
                     log.info("provider %s: GET /models answered %d", p.name, resp.status)

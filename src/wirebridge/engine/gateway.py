@@ -23,6 +23,7 @@ from wirebridge.hub.request import HubRequest
 from wirebridge.hub.seal import Sealer, load_or_create_key
 from wirebridge.store import open_store
 from wirebridge.transport.http import make_session
+from wirebridge.transport.proxy import with_proxies
 from wirebridge.upstreams.base import UpstreamCall
 from wirebridge.upstreams.registry import ADAPTERS, CallContext
 
@@ -32,6 +33,7 @@ Event = dict[str, Any]
 
 class Gateway:
     def __init__(self, config: Config) -> None:
+        config = with_proxies(config)
         self.config = config
         self.router = Router(config)
         self.balancer = Balancer()

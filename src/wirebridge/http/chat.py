@@ -24,7 +24,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     gw: Gateway = request.app[GATEWAY]
     body = parse_json_object(await read_body(request, gw.config.server.max_body_bytes))
     req, opts = decode_request(body)
-    observe.asked(req.model)
+    observe.asked(req.model, req.stream)
     route = gw.router.resolve(req.model)
     bind_route(req, route.provider.api, route.profile.family)
     turn = await open_turn(gw, req, stream=req.stream)

@@ -49,7 +49,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     if beta:  # an Anthropic upstream forwards the client's betas; others ignore them
         req.extra["_anthropic_beta"] = beta
     asked = req.model
-    observe.asked(asked)
+    observe.asked(asked, req.stream)
     req.model = resolve_model(asked, gw.config)
     show_thinking = (body.get("thinking") or {}).get("display") != "omitted"
     turn = await open_turn(gw, req, stream=req.stream)

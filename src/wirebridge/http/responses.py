@@ -29,7 +29,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     body = parse_json_object(await read_body(request, server.max_body_bytes))
     dropped: list[str] = []
     req = decode_request(body, gw.sealer, server.drop_tool_types, dropped)
-    observe.asked(req.model)
+    observe.asked(req.model, req.stream)
     if dropped:
         log.info("dropped tools the upstream cannot run: %s", ", ".join(sorted(set(dropped))))
     owner = owner_of(request)

@@ -139,7 +139,7 @@ class Connection:
         server = self.gw.config.server
         dropped: list[str] = []
         req = decode_request(frame, self.gw.sealer, server.drop_tool_types, dropped)
-        observe.asked(req.model)
+        observe.asked(req.model, True)
         if dropped:
             log.info("dropped tools the upstream cannot run: %s", ", ".join(sorted(set(dropped))))
         req.stream = True

@@ -182,10 +182,14 @@ def current() -> RequestContext:
     return CURRENT.get(NO_REQUEST)
 
 
-def asked(model: str | None) -> None:
-    """Handler hook: the model the client asked for (before any mapping)."""
+def asked(model: str | None, stream: bool = False) -> None:
+    """Handler hook: the model the client asked for (before any mapping), and whether it
+    asked for a stream."""
     ctx = CURRENT.get(None)
-    if ctx is not None and isinstance(model, str):
+    if ctx is None:
+        return
+    ctx.stream = stream
+    if isinstance(model, str):
         # A client's string goes into log lines: keep it short and on one line.
         ctx.model = model if len(model) <= 200 and model.isprintable() else repr(model[:200])
 

@@ -12,12 +12,11 @@ from wirebridge.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailabl
 
 def make_session() -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
-    # trust_env: HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment apply to upstreams.
+    # Not trust_env: proxies are resolved once per upstream (transport/proxy.py), not per request.
     return aiohttp.ClientSession(
         connector=connector,
         auto_decompress=True,
         skip_auto_headers=("User-Agent",),
-        trust_env=True,
     )
 
 

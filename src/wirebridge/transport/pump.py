@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
-from wirebridge.transport.sse import iter_sse
+from wirebridge.transport.sse import SSEParser
 
 Event = dict[str, Any]
 
@@ -33,30 +33,22 @@ class StreamDecoder(Protocol):
 async def pump(
     resp: aiohttp.ClientResponse, decoder: StreamDecoder, *, stop_when_finished: bool = True
 ) -> AsyncIterator[list[Event]]:
-    """Hub events, one list per upstream event. With ``stop_when_finished`` reading stops once
-    the decoder has its end (Chat Completions keeps reading: usage follows the finish)."""
+    """Hub events, one list per network read of the upstream (so the client gets one write for
+    whatever one read brought). With ``stop_when_finished`` reading stops once the decoder has
+    its end (Chat Completions keeps reading: usage follows the finish)."""
+    parser = SSEParser()
     ended = False
     try:
-        async for name, data in iter_sse(resp.content):
-            if data == b"[DONE]":
-                ended = True
-                break
-            try:
-                event = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                decoder.fail("upstream_error", f"The upstream sent malformed data: {data[:200]!r}")
-                return
-            if not isinstance(event, dict):
-                decoder.fail("upstream_error", f"The upstream sent a non-object: {data[:200]!r}")
-                return
-            if name and "type" not in event:
-                event["type"] = name.decode("utf-8", "replace")
-            batch = decoder.feed(event)
+        async for chunk in resp.content.iter_any():
+            batch, ended = _decode(parser.feed(chunk), decoder, stop_when_finished)
             if batch:
                 yield batch
-            if stop_when_finished and decoder.finished_cleanly:
-                ended = True
+            if ended:
                 break
+        else:
+            batch, ended = _decode(parser.close(), decoder, stop_when_finished)
+            if batch:
+                yield batch
     except TimeoutError:
         decoder.fail("upstream_timeout", "The upstream stopped sending before the stream ended.")
         return
@@ -68,3 +60,27 @@ async def pump(
         return
     if not ended and not decoder.finished_cleanly:
         decoder.fail("upstream_error", "The upstream closed the stream before it ended.")
+
+
+def _decode(
+    events: list[tuple[bytes | None, bytes]], decoder: StreamDecoder, stop_when_finished: bool
+) -> tuple[list[Event], bool]:
+    """The hub events of some SSE events, and whether the stream is over."""
+    out: list[Event] = []
+    for name, data in events:
+        if data == b"[DONE]":
+            return out, True
+        try:
+            event = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            decoder.fail("upstream_error", f"The upstream sent malformed data: {data[:200]!r}")
+            return out, True
+        if not isinstance(event, dict):
+            decoder.fail("upstream_error", f"The upstream sent a non-object: {data[:200]!r}")
+            return out, True
+        if name and "type" not in event:
+            event["type"] = name.decode("utf-8", "replace")
+        out += decoder.feed(event)
+        if stop_when_finished and decoder.finished_cleanly:
+            return out, True
+    return out, False

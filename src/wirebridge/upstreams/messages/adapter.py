@@ -15,12 +15,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import orjson
 
-from wirebridge.errors import UpstreamTimeout, UpstreamUnavailable
 from wirebridge.hub.request import HubRequest
-from wirebridge.transport.http import post_json
-from wirebridge.transport.sse import iter_sse
+from wirebridge.transport.http import post_json, read_json_object
+from wirebridge.transport.pump import pump
 from wirebridge.upstreams.messages import (
     ANTHROPIC_VERSION,
     CLIENT_BETAS,
@@ -41,14 +39,10 @@ if TYPE_CHECKING:
 Event = dict[str, Any]
 
 
-class TornStream(Exception):
-    """The upstream stream ended without its end."""
-
-
 class MessagesCall:
     """One request to an Anthropic Messages upstream. ``open`` sends it and raises what the
     upstream refused (the client has seen nothing yet); ``batches`` then yields hub events, one
-    list per upstream event, and ends a broken stream as a failure instead of raising."""
+    list per network read, and ends a broken stream as a failure instead of raising."""
 
     def __init__(
         self,
@@ -123,10 +117,10 @@ class MessagesCall:
         assert resp is not None, "open() first"
         try:
             if self._stream:
-                async for batch in _pump(resp, decoder):
+                async for batch in pump(resp, decoder):
                     yield batch
             else:
-                message = await _read_json(resp)
+                message = await read_json_object(resp)
                 yield [ev for event in message_as_events(message) for ev in decoder.feed(event)]
             yield decoder.finish()
         finally:
@@ -135,56 +129,3 @@ class MessagesCall:
     def close(self) -> None:
         if self._resp is not None:
             self._resp.close()
-
-
-async def _pump(
-    resp: aiohttp.ClientResponse, decoder: MessagesStreamDecoder
-) -> AsyncIterator[list[Event]]:
-    """The one async loop over an upstream stream: bytes → SSE → event → hub events."""
-    try:
-        async for name, data in iter_sse(resp.content):
-            try:
-                event = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise TornStream(f"the upstream sent a malformed event: {data[:200]!r}") from None
-            if not isinstance(event, dict):
-                raise TornStream(
-                    f"the upstream sent an event that is not an object: {data[:200]!r}"
-                )
-            if "type" not in event and name:
-                event["type"] = name.decode("utf-8", "replace")
-            batch = decoder.feed(event)
-            if batch:
-                yield batch
-            if event.get("type") in ("message_stop", "error"):
-                break
-    except TimeoutError:
-        decoder.fail("upstream_timeout", "The upstream stopped sending before the stream ended.")
-    except TornStream as e:
-        decoder.fail("upstream_error", f"The upstream stream broke: {e}")
-    except aiohttp.ClientError as e:
-        decoder.fail(
-            "upstream_error",
-            f"The upstream connection broke in the middle of the stream ({type(e).__name__}).",
-        )
-    else:
-        if not decoder.finished_cleanly:
-            decoder.fail("upstream_error", "The upstream closed the stream before it ended.")
-
-
-async def _read_json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
-    try:
-        raw = await resp.read()
-    except TimeoutError:
-        raise UpstreamTimeout("The upstream did not finish its answer in time.") from None
-    except aiohttp.ClientError as e:
-        raise UpstreamUnavailable(f"The upstream connection broke: {e}") from None
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise UpstreamUnavailable(
-            "The upstream answered with something that is not JSON."
-        ) from None
-    if not isinstance(obj, dict) or obj.get("type") != "message":
-        raise UpstreamUnavailable("The upstream answered with JSON that is not a message.")
-    return obj
