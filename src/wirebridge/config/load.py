@@ -23,17 +23,17 @@ import yaml
 
 from wirebridge.config.env import config_from_env, expand_tree
 from wirebridge.config.errors import ConfigError, Where
-from wirebridge.config.model import (
-    Config,
-)
+from wirebridge.config.model import Config, ProviderConfig
+from wirebridge.config.profiles import parse_profiles
 from wirebridge.config.routes import _aliases, _check_fallbacks, _claude, _models, _providers
 from wirebridge.config.server import _server, _store
 from wirebridge.config.values import (
     check_keys,
     mapping,
 )
+from wirebridge.providers.profiles import PROFILES, Profile
 
-_TOP_KEYS = ("server", "store", "providers", "models", "aliases", "claude")
+_TOP_KEYS = ("server", "store", "profiles", "providers", "models", "aliases", "claude")
 
 
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> Config:
@@ -57,7 +57,9 @@ def config_from_tree(tree: object, at: Where, base_dir: Path, source: str | None
     check_keys(data, at, _TOP_KEYS)
     server = _server(data.get("server"), at.key("server"), base_dir)
     store = _store(data.get("store"), at.key("store"), base_dir)
+    profiles = parse_profiles(data.get("profiles") or {}, at.key("profiles"))
     providers = _providers(data.get("providers"), at.key("providers"))
+    _check_profiles(providers, profiles, at.key("providers"))
     defined_at = {name: at.key("providers").key(name).path for name in providers}
     models = _models(data.get("models"), at.key("models"), providers, defined_at)
     aliases = _aliases(data.get("aliases"), at.key("aliases"), models, providers)
@@ -65,12 +67,28 @@ def config_from_tree(tree: object, at: Where, base_dir: Path, source: str | None
     return Config(
         server=server,
         store=store,
+        profiles=profiles,
         providers=providers,
         models=models,
         aliases=aliases,
         claude=_claude(data.get("claude"), at.key("claude"), models, aliases, providers),
         source=source,
     )
+
+
+def _check_profiles(
+    providers: Mapping[str, ProviderConfig], profiles: Mapping[str, Profile], at: Where
+) -> None:
+    for name, p in providers.items():
+        if p.profile not in profiles and p.profile not in PROFILES:
+            known = ", ".join([*PROFILES, *profiles])
+            raise (
+                at.key(name)
+                .key("profile")
+                .error(
+                    f"unknown profile {p.profile!r}; known: {known} (or define it under profiles:)"
+                )
+            )
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -140,6 +140,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
+    profiles: dict[str, Any] = field(default_factory=dict)  # name -> providers.profiles.Profile
     models: dict[str, ModelRoute] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # name -> model name or provider@model
     claude: ClaudeModels = field(default_factory=ClaudeModels)  # Claude names -> models

@@ -40,7 +40,10 @@ class Choice:
 class Router:
     def __init__(self, config: Config) -> None:
         self._config = config
-        self._profiles = {name: get_profile(p.profile) for name, p in config.providers.items()}
+        self._profiles = {
+            name: config.profiles.get(p.profile) or get_profile(p.profile)
+            for name, p in config.providers.items()
+        }
         self._plans: dict[str, list[Choice]] = {}
 
     def resolve(self, model: str) -> Route:
