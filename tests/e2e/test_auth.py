@@ -14,6 +14,7 @@ from typing import Any
 import httpx2
 import orjson
 import pytest
+from websockets.sync.client import connect as ws_connect
 
 from tests.support.fake_chat import FakeChat, Reply
 from tests.support.gateway import Gateway
@@ -147,20 +148,25 @@ def test_model_scoping_answers_403_in_the_callers_envelope(
     assert auth_post(gw, "/v1/responses/input_tokens", {**RESPONSES, **other}, key).status_code == (
         403
     )
-    # The WebSocket endpoint names models per frame, past the middleware: refused up front.
-    ws = httpx2.get(
-        gw.url("/v1/responses"),
-        headers={**bearer(key), "Upgrade": "websocket", "Connection": "Upgrade"},
-        timeout=10,
-    )
-    assert ws.status_code == 403
+    # Over the WebSocket each frame names its model: a refused one is an error event, and the
+    # socket goes on serving the models the key may use.
+    url = gw.url("/v1/responses").replace("http://", "ws://")
+    fake_chat.script(Reply.text("allowed over the socket"))
+    with ws_connect(url, additional_headers=bearer(key)) as ws:
+        ws.send(orjson.dumps({"type": "response.create", "input": "x", **other}).decode())
+        refused = orjson.loads(ws.recv(timeout=10))
+        assert refused["type"] == "error" and refused["status"] == 403
+        assert refused["error"]["code"] == "model_not_allowed"
+        ws.send(orjson.dumps({"type": "response.create", "input": "x", **RESPONSES}).decode())
+        while orjson.loads(ws.recv(timeout=10))["type"] != "response.completed":
+            pass
 
     fake_chat.script(Reply.text("allowed"), Reply.text("allowed too"))
     assert auth_post(gw, "/v1/responses", RESPONSES, key).status_code == 200
     assert post(gw, "/v1/messages", MESSAGES, **{"x-api-key": key}).status_code == 200
     # A body without a model is the handler's 400, not a 403.
     assert auth_post(gw, "/v1/responses", {"input": "hi"}, key).status_code == 400
-    assert len(fake_chat.chat_requests) == 2
+    assert len(fake_chat.chat_requests) == 3  # the socket's allowed turn and the two above
 
 
 def test_a_managed_keys_stored_responses_are_its_own(

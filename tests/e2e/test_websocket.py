@@ -197,3 +197,16 @@ def test_plain_get_is_426(gateway: Gateway) -> None:
     r = httpx2.get(gateway.url("/v1/responses"), timeout=10)
     assert r.status_code == 426
     assert r.json()["error"]["code"] == "websocket_upgrade_required"
+
+
+def test_stored_socket_turns_are_retrievable_and_chain_anywhere(
+    fake_chat: FakeChat, gateway: Gateway, openai_client: openai.OpenAI
+) -> None:
+    fake_chat.script(Reply.text("kept from the socket"), Reply.text("continued over HTTP"))
+    with connect(ws_url(gateway), additional_headers={"Authorization": "Bearer sk-client"}) as ws:
+        ws.send(json.dumps({"type": "response.create", "model": MODEL, "input": "remember"}))
+        rid = until_terminal(ws)[-1]["response"]["id"]
+    assert openai_client.responses.retrieve(rid).output_text == "kept from the socket"
+    follow = openai_client.responses.create(model=MODEL, input="and?", previous_response_id=rid)
+    assert follow.output_text == "continued over HTTP"
+    assert [m["role"] for m in fake_chat.last.body["messages"]] == ["user", "assistant", "user"]

@@ -98,13 +98,7 @@ class Authenticator:
         if client.models is None:
             return
         if request.method != "POST":
-            if request.headers.get("Upgrade", "").lower() == "websocket":
-                raise PermissionDenied(
-                    "This API key is limited to some models, which the WebSocket endpoint "
-                    "cannot check per turn; use POST /v1/responses.",
-                    code="model_not_allowed",
-                )
-            return
+            return  # the WebSocket endpoint checks each turn's model itself
         model = await _requested_model(request)
         if model is None or client.allows(model):
             return  # no model named: the handler answers 400

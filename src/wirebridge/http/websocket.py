@@ -19,16 +19,18 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from wirebridge import observe
+from wirebridge.auth.keys import CLIENT, Client
 from wirebridge.engine.gateway import Gateway
-from wirebridge.engine.history import History, previous_not_found, replayable
+from wirebridge.engine.history import History, replayable
 from wirebridge.engine.pipeline import open_turn
-from wirebridge.errors import GatewayError, InvalidRequest, error_type
+from wirebridge.errors import GatewayError, InvalidRequest, PermissionDenied, error_type
 from wirebridge.frontends.responses.request import decode_request
 from wirebridge.frontends.responses.stream import ResponsesStreamEncoder
 from wirebridge.http.keys import GATEWAY
+from wirebridge.http.owner import owner_of
 from wirebridge.hub import ids
 from wirebridge.hub.accumulate import ResponseBuilder
-from wirebridge.hub.request import HubRequest
+from wirebridge.hub.request import HubRequest, Item
 
 log = logging.getLogger("wirebridge")
 
@@ -49,7 +51,7 @@ async def connect(request: web.Request) -> web.StreamResponse:
         )
     await ws.prepare(request)
     log.info("websocket connection opened from %s", request.remote)
-    conn = Connection(gw, ws)
+    conn = Connection(gw, ws, owner_of(request), request.get(CLIENT))
     try:
         async with asyncio.timeout(MAX_CONNECTION_SECONDS):
             await conn.serve()
@@ -61,8 +63,13 @@ async def connect(request: web.Request) -> web.StreamResponse:
 
 
 class Connection:
-    def __init__(self, gw: Gateway, ws: web.WebSocketResponse) -> None:
-        self.gw, self.ws = gw, ws
+    """One socket: its turns, one at a time, and the chains it remembers. Turns with
+    ``store: true`` are also stored (and chain from stored responses) like HTTP ones."""
+
+    def __init__(
+        self, gw: Gateway, ws: web.WebSocketResponse, owner: str, client: Client | None
+    ) -> None:
+        self.gw, self.ws, self.owner, self.client = gw, ws, owner, client
         self.history = History(gw.config.server.websocket_history)
         self.running: asyncio.Task[None] | None = None
 
@@ -122,11 +129,11 @@ class Connection:
         generate = frame.pop("generate", True)
         frame.pop("stream", None)  # a socket always streams
         try:
-            req = self.decode(frame)
+            req, new_items = await self.decode(frame)
             if generate is False:
-                await self.warm_up(req)
+                await self.warm_up(req, new_items)
                 return
-            await self.generate(req)
+            await self.generate(req, new_items)
         except GatewayError as e:
             await self.send_error(e)
         except ConnectionResetError:
@@ -135,23 +142,28 @@ class Connection:
             log.exception("websocket turn failed")
             await self.send_error(GatewayError("The gateway hit an internal error; see its log."))
 
-    def decode(self, frame: dict[str, Any]) -> HubRequest:
+    async def decode(self, frame: dict[str, Any]) -> tuple[HubRequest, list[Item]]:
+        """The turn's request with its conversation so far, and its own new items."""
         server = self.gw.config.server
         dropped: list[str] = []
         req = decode_request(frame, self.gw.sealer, server.drop_tool_types, dropped)
         observe.asked(req.model, True)
         if dropped:
             log.info("dropped tools the upstream cannot run: %s", ", ".join(sorted(set(dropped))))
+        if self.client is not None and not self.client.allows(req.model):
+            raise PermissionDenied(
+                f"This API key may not use model '{req.model}'.", code="model_not_allowed"
+            )
         req.stream = True
         prev = req.previous_response_id
-        if prev:
-            prior = self.history.get(prev)
-            if prior is None:
-                raise previous_not_found(prev)
-            req.input = [*prior, *req.input]
-        return req
+        prior = self.history.get(prev) if prev else None
+        if prior is None:  # not this socket's: a stored response, or not found
+            return req, await self.gw.state.expand(req, self.owner)
+        new_items = req.input
+        req.input = [*prior, *new_items]
+        return req, new_items
 
-    async def warm_up(self, req: HubRequest) -> None:
+    async def warm_up(self, req: HubRequest, new_items: list[Item]) -> None:
         """``generate: false``: a chainable response for the given input, no upstream call."""
         builder = ResponseBuilder(ids.response_id(), req)
         enc = ResponsesStreamEncoder(self.gw.config.server.event_dialect)
@@ -163,10 +175,17 @@ class Connection:
             builder.feed(done),
         ]
         self.history.record(builder.id, req.input, [])
+        assert builder.response is not None
+        await self.gw.state.save(req, new_items, self.owner, builder.response)
         await self.send(events, enc)
 
-    async def generate(self, req: HubRequest) -> None:
+    async def generate(self, req: HubRequest, new_items: list[Item]) -> None:
         turn = await open_turn(self.gw, req, stream=True)
+
+        async def persist(response: dict[str, Any]) -> None:
+            await self.gw.state.save(req, new_items, self.owner, response)
+
+        turn.on_finish = persist
         try:
             enc = ResponsesStreamEncoder(self.gw.config.server.event_dialect)
             snapshot = turn.builder.snapshot
