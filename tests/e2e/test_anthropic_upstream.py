@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -31,6 +30,7 @@ from tests.support.fake_anthropic import (
     tool_use_block,
 )
 from tests.support.gateway import Gateway, RecordingTransport
+from tests.support.reference import CAPTURES as REFERENCE_CAPTURES
 from tests.support.validate import check_event_order, parse_sse, validate_event, validate_response
 
 MODEL = "claude-test"
@@ -606,10 +606,9 @@ def test_messages_client_sees_overloaded(claude: anthropic.Anthropic, fake: Fake
     assert info.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
 
 
-CAPTURES = Path("/work/shared/reference/captures/claude")
+CAPTURES = REFERENCE_CAPTURES / "claude"
 
 
-@pytest.mark.skipif(not CAPTURES.exists(), reason="reference captures not available")
 def test_claude_code_request_reaches_anthropic_with_its_signature(
     gw: Gateway, fake: FakeAnthropic
 ) -> None:

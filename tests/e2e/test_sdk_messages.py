@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.frontends.messages.support import check_stream
 from tests.support.fake_chat import FakeChat, Reply, chat_usage
 from tests.support.gateway import Gateway, RecordingTransport, default_config
+from tests.support.reference import CAPTURES as REFERENCE_CAPTURES
 from wirebridge.config.errors import Where
 from wirebridge.config.load import config_from_tree
 from wirebridge.http import messages as messages_http
@@ -30,7 +31,7 @@ from wirebridge.transport.sse import SSEParser
 
 MODEL = "claude-sonnet-4-6"
 CLAUDE_TIERS = {"big": "fake-model", "middle": "fake-model", "small": "fake-model"}
-CAPTURES = Path("/work/shared/reference/captures/claude")
+CAPTURES = REFERENCE_CAPTURES / "claude"
 PNG_B64 = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9a"
     "wAAAABJRU5ErkJggg=="
@@ -475,7 +476,6 @@ _SKIP_HEADERS = {"host", "content-length", "accept-encoding", "connection"}
 CAPTURE_FILES = sorted(CAPTURES.glob("*/[0-9][0-9][0-9]_POST_*.json"))
 
 
-@pytest.mark.skipif(not CAPTURES.exists(), reason="reference captures are not available")
 @pytest.mark.parametrize("path", CAPTURE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_claude_code_capture_replayed(
     messages_gateway: Gateway, fake_chat: FakeChat, path: Path

@@ -34,7 +34,6 @@ def test_endpoint_sources(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def exporter() -> Iterator[Any]:
-    pytest.importorskip("opentelemetry.sdk", reason="the otel extra is not installed")
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     exp = InMemorySpanExporter()

@@ -41,8 +41,8 @@ async def _sse(request: web.Request, turn: Turn, opts: ChatOptions) -> web.Strea
     b = turn.builder
     enc = ChatChunkEncoder(b.id, b.model, b.created_at, opts)
     out = web.StreamResponse(headers=SSE_HEADERS)
-    await out.prepare(request)
     try:
+        await out.prepare(request)  # a client gone before the headers is no error of ours
         await out.write(encode_sse(enc.start()))
         async for batch in turn.batches():
             data = enc.sse(batch)

@@ -74,8 +74,8 @@ async def count_tokens(request: web.Request) -> web.Response:
 
 async def _sse(request: web.Request, turn: Turn, enc: MessagesStreamEncoder) -> web.StreamResponse:
     out = web.StreamResponse(headers=SSE_HEADERS)
-    await out.prepare(request)
     try:
+        await out.prepare(request)  # a client gone before the headers is no error of ours
         await out.write(sse(enc.start()))
         async with contextlib.aclosing(with_pings(turn.batches(), PING_INTERVAL)) as batches:
             async for batch in batches:

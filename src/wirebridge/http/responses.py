@@ -54,13 +54,13 @@ async def create(request: web.Request) -> web.StreamResponse:
 async def _sse(request: web.Request, turn: Turn, dialect: str) -> web.StreamResponse:
     enc = ResponsesStreamEncoder(dialect)
     out = web.StreamResponse(headers=SSE_HEADERS)
-    await out.prepare(request)
     snapshot = turn.builder.snapshot
     head = [
         {"type": "response.created", "response": snapshot()},
         {"type": "response.in_progress", "response": snapshot()},
     ]
     try:
+        await out.prepare(request)  # a client gone before the headers is no error of ours
         await out.write(enc.sse(head))
         async for batch in turn.batches():
             await out.write(enc.sse(batch))

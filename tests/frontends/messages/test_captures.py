@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.reference import CAPTURES
 from tests.upstreams.chat.pipeline import SEALER
 from wirebridge.config.model import DEFAULT_DROP_TOOL_TYPES
 from wirebridge.frontends.messages.request import decode_request
@@ -16,14 +17,8 @@ from wirebridge.frontends.messages.tokens import count_tokens
 from wirebridge.providers.profiles import PROFILES
 from wirebridge.upstreams.chat.request import encode_request
 
-CAPTURES = Path("/work/shared/reference/captures")
 FILES = sorted((CAPTURES / "claude").glob("*/*.json")) + sorted(
     p for p in (CAPTURES / "sdk").glob("*_messages*.json")
-)
-
-
-pytestmark = pytest.mark.skipif(
-    not CAPTURES.exists(), reason="reference captures are not available"
 )
 
 

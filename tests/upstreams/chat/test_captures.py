@@ -8,17 +8,16 @@ system message, answer every tool call, and carry none of the client-only fields
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from tests.support.reference import CAPTURES
 from wirebridge.config.model import DEFAULT_DROP_TOOL_TYPES
 
 from .pipeline import assert_valid_stream, chunk, decode, stream, translate
 
-CAPTURES = Path("/work/shared/reference/captures")
 FILES = sorted(CAPTURES.glob("codex/*/[0-9][0-9][0-9]_POST_v1_responses.json")) + sorted(
     CAPTURES.glob("sdk/*responses*.json")
 )
@@ -47,8 +46,6 @@ CLIENT_ONLY = (
 
 
 def test_captures_found() -> None:
-    if not CAPTURES.exists():
-        pytest.skip("reference captures are not available")
     assert len(BODIES) >= 20
 
 

@@ -11,17 +11,15 @@ from typing import Any
 import pytest
 
 from tests.support.fake_anthropic import check_request
+from tests.support.reference import CAPTURES
 from tests.upstreams.chat.pipeline import SEALER
 from wirebridge.config.model import DEFAULT_DROP_TOOL_TYPES
 from wirebridge.frontends.messages.request import decode_request
 from wirebridge.upstreams.messages.request import encode_request
 
-CAPTURES = Path("/work/shared/reference/captures")
 FILES = sorted((CAPTURES / "claude").glob("*/*_messages.json")) + sorted(
     (CAPTURES / "sdk").glob("*_POST_v1_messages.json")
 )
-
-pytestmark = pytest.mark.skipif(not CAPTURES.exists(), reason="reference captures not available")
 
 
 def body_of(path: Path) -> dict[str, Any]:
