@@ -27,12 +27,13 @@ from typing import Any
 from wirebridge.errors import InvalidRequest, Untranslatable
 from wirebridge.frontends.chat.messages import decode_messages
 from wirebridge.frontends.chat.options import apply_params, declared_tools, tool_choice
+from wirebridge.frontends.fields import Scalars, check_types
 from wirebridge.hub.request import HubRequest
 from wirebridge.hub.seal import ProviderData
 from wirebridge.hub.tools import build_toolset, echo_tools
 
 # field -> (accepted types, human type name); None is always accepted.
-_SCALARS: dict[str, tuple[tuple[type, ...], str]] = {
+_SCALARS: Scalars = {
     "messages": ((list,), "array"),
     "temperature": ((int, float), "number"),
     "top_p": ((int, float), "number"),
@@ -89,7 +90,7 @@ class ChatOptions:
 
 
 def decode_request(body: dict[str, Any]) -> tuple[HubRequest, ChatOptions]:
-    _check_types(body)
+    check_types(body, _SCALARS)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("Missing required parameter: 'model'.", param="model")
@@ -144,23 +145,3 @@ def bind_route(req: HubRequest, api: str, family: str) -> None:
 
 def _has_audio(content: Any) -> bool:
     return isinstance(content, list) and any(p.get("type") == "input_audio" for p in content)
-
-
-def _check_types(body: dict[str, Any]) -> None:
-    for name, (types, label) in _SCALARS.items():
-        value = body.get(name)
-        if value is None:
-            continue
-        # bool is an int in Python; a JSON true is not a valid integer or number here.
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise InvalidRequest(
-                f"Invalid type for '{name}': expected {label}, got {_json_type(value)}.",
-                param=name,
-                code="invalid_type",
-            )
-
-
-def _json_type(v: object) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(v), "null" if v is None else "number"
-    )

@@ -40,13 +40,14 @@ from __future__ import annotations
 from typing import Any
 
 from wirebridge.errors import InvalidRequest, Untranslatable
+from wirebridge.frontends.fields import Scalars, check_types
 from wirebridge.frontends.messages import blocks, options
 from wirebridge.frontends.messages.blocks import block_type
 from wirebridge.hub.request import HubRequest, Item
 from wirebridge.hub.seal import Sealer
 
 # field -> (accepted types, human type name); None is always accepted.
-_SCALARS: dict[str, tuple[tuple[type, ...], str]] = {
+_SCALARS: Scalars = {
     "model": ((str,), "string"),
     "messages": ((list,), "array"),
     "system": ((str, list), "string or array"),
@@ -103,7 +104,7 @@ def decode_request(
 
 def _check_body(body: dict[str, Any], require_max_tokens: bool) -> None:
     """Refuse a body whose required fields are missing or whose scalars have the wrong type."""
-    _check_types(body)
+    check_types(body, _SCALARS, _anthropic_message)
     if not body.get("model"):
         raise InvalidRequest("model: Field required.", param="model")
     if body.get("messages") is None:
@@ -121,15 +122,8 @@ def _check_body(body: dict[str, Any], require_max_tokens: bool) -> None:
         )
 
 
-def _check_types(body: dict[str, Any]) -> None:
-    for name, (types, label) in _SCALARS.items():
-        value = body.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise InvalidRequest(
-                f"{name}: Input should be a valid {label}.", param=name, code="invalid_type"
-            )
+def _anthropic_message(name: str, label: str, value: object) -> str:
+    return f"{name}: Input should be a valid {label}."
 
 
 # -- messages ----------------------------------------------------------------------------------

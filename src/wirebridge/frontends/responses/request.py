@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from wirebridge.errors import InvalidRequest, MalformedJSON, Untranslatable
+from wirebridge.frontends.fields import Scalars, check_types
 from wirebridge.hub.compaction import open_summary
 from wirebridge.hub.request import HubRequest, Item
 from wirebridge.hub.seal import Sealer
@@ -33,7 +34,7 @@ _ITEM_TYPES = frozenset(
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
 
 # field -> (accepted types, human type name); None is always accepted.
-_SCALARS: dict[str, tuple[tuple[type, ...], str]] = {
+_SCALARS: Scalars = {
     "instructions": ((str,), "string"),
     "parallel_tool_calls": ((bool,), "boolean"),
     "max_output_tokens": ((int,), "integer"),
@@ -75,7 +76,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 def decode_request(
     body: dict[str, Any], sealer: Sealer, drop_tool_types: tuple[str, ...], dropped: list[str]
 ) -> HubRequest:
-    _check_types(body)
+    check_types(body, _SCALARS)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("Missing required parameter: 'model'.", param="model")
@@ -94,26 +95,6 @@ def decode_request(
             setattr(req, name, value)
     tools.declared = echo_tools(body.get("tools") or [])
     return req
-
-
-def _check_types(body: dict[str, Any]) -> None:
-    for name, (types, label) in _SCALARS.items():
-        value = body.get(name)
-        if value is None:
-            continue
-        # bool is an int in Python; a JSON true is not a valid integer or number here.
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise InvalidRequest(
-                f"Invalid type for '{name}': expected {label}, got {_json_type(value)}.",
-                param=name,
-                code="invalid_type",
-            )
-
-
-def _json_type(v: object) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
-        type(v), "null" if v is None else "number"
-    )
 
 
 def _decode_input(
