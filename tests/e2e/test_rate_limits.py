@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.fake_chat import FakeChat, Reply, chat_usage
 from tests.support.gateway import Gateway
-from tests.support.servers import ServerUnavailable, start_redis
+from tests.support.servers import running, start_redis
 
 MODEL = "fake-model"
 RESPONSES = {"model": MODEL, "input": "hi"}
@@ -28,14 +28,7 @@ MESSAGES = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "con
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    try:
-        url, stop = start_redis(tmp_path_factory.mktemp("redis"))
-    except ServerUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield url
-    finally:
-        stop()
+    yield from running(start_redis, tmp_path_factory.mktemp("redis"))
 
 
 def create_key(gw: Gateway, *args: str) -> str:

@@ -27,7 +27,7 @@ import pytest
 
 from tests.support.fake_chat import FakeChat, Reply
 from tests.support.gateway import Gateway
-from tests.support.servers import ServerUnavailable, start_postgres, start_redis
+from tests.support.servers import running, start_postgres, start_redis
 
 MODEL = "fake-model"
 SECRET = "shared-sealing-secret-for-tests"
@@ -38,26 +38,12 @@ StartGateway = Callable[..., Gateway]
 
 @pytest.fixture(scope="module")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    try:
-        dsn, stop = start_postgres(tmp_path_factory.mktemp("postgres"))
-    except ServerUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield dsn
-    finally:
-        stop()
+    yield from running(start_postgres, tmp_path_factory.mktemp("postgres"))
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    try:
-        url, stop = start_redis(tmp_path_factory.mktemp("redis"))
-    except ServerUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield url
-    finally:
-        stop()
+    yield from running(start_redis, tmp_path_factory.mktemp("redis"))
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from tests.support.servers import ServerUnavailable, start_postgres, start_redis
+from tests.support.servers import running, start_postgres, start_redis
 from wirebridge.config.model import StoreConfig
 from wirebridge.store import ResponseStore, open_store
 
@@ -29,26 +29,12 @@ REDIS_DB = 1  # the tests' database; FLUSHDB before each test
 
 @pytest.fixture(scope="session")
 def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    try:
-        dsn, stop = start_postgres(tmp_path_factory.mktemp("postgres"))
-    except ServerUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield dsn
-    finally:
-        stop()
+    yield from running(start_postgres, tmp_path_factory.mktemp("postgres"))
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    try:
-        url, stop = start_redis(tmp_path_factory.mktemp("redis"))
-    except ServerUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield url
-    finally:
-        stop()
+    yield from running(start_redis, tmp_path_factory.mktemp("redis"))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -22,8 +22,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
 
 __all__ = ["ServerUnavailable", "start_postgres", "start_redis"]
 
@@ -228,3 +230,16 @@ def _stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
                 proc.wait()
 
     return stop
+
+
+def running(start: Callable[[Path], tuple[str, Callable[[], None]]], tmp: Path) -> Iterator[str]:
+    """A fixture body: the server ``start`` gives, its URL yielded, stopped afterwards. A
+    server that cannot start fails the test (never skips it)."""
+    try:
+        url, stop = start(tmp)
+    except ServerUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield url
+    finally:
+        stop()
