@@ -64,6 +64,33 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+def add_routes(router: web.UrlDispatcher) -> None:
+    """The route table: every endpoint, each with and without the /v1 prefix clients may use."""
+    router.add_get("/health", health)
+    router.add_get("/ready", observe_http.ready)
+    router.add_get("/metrics", observe_http.metrics_json)
+    router.add_get("/metrics/prometheus", observe_http.metrics_prometheus)
+    router.add_post("/v1/responses", responses.create)
+    router.add_post("/responses", responses.create)
+    router.add_post("/v1/chat/completions", create_chat_completion)
+    router.add_post("/chat/completions", create_chat_completion)
+    for prefix in ("/v1", ""):
+        router.add_get(f"{prefix}/responses", websocket.connect)
+        router.add_get(f"{prefix}/responses/{{response_id}}", stored.retrieve)
+        router.add_delete(f"{prefix}/responses/{{response_id}}", stored.delete)
+        router.add_get(f"{prefix}/responses/{{response_id}}/input_items", stored.input_items)
+        router.add_post(f"{prefix}/responses/compact", compact.compact)
+        router.add_post(f"{prefix}/responses/input_tokens", tokens.input_tokens)
+        router.add_post(f"{prefix}/responses/{{response_id}}/cancel", stored.cancel)
+    router.add_post("/v1/messages", anthropic_messages.create)
+    router.add_post("/v1/messages/count_tokens", anthropic_messages.count_tokens)
+    # ANTHROPIC_BASE_URL may carry a path: /anthropic/v1/messages, /v1/v1/messages, ...
+    router.add_post("/{prefix:.+}/v1/messages", anthropic_messages.create)
+    router.add_post("/{prefix:.+}/v1/messages/count_tokens", anthropic_messages.count_tokens)
+    router.add_get("/v1/models", models.list_models)
+    router.add_get("/models", models.list_models)
+
+
 def create_app(config: Config) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware], client_max_size=config.server.max_body_bytes
@@ -73,29 +100,7 @@ def create_app(config: Config) -> web.Application:
     auth.install(app, config)  # client keys, then rate limits (which need the client)
     ratelimit.install(app, config)
     app[STARTED] = time.time()
-    app.router.add_get("/health", health)
-    app.router.add_get("/ready", observe_http.ready)
-    app.router.add_get("/metrics", observe_http.metrics_json)
-    app.router.add_get("/metrics/prometheus", observe_http.metrics_prometheus)
-    app.router.add_post("/v1/responses", responses.create)
-    app.router.add_post("/responses", responses.create)
-    app.router.add_post("/v1/chat/completions", create_chat_completion)
-    app.router.add_post("/chat/completions", create_chat_completion)
-    for prefix in ("/v1", ""):
-        app.router.add_get(f"{prefix}/responses", websocket.connect)
-        app.router.add_get(f"{prefix}/responses/{{response_id}}", stored.retrieve)
-        app.router.add_delete(f"{prefix}/responses/{{response_id}}", stored.delete)
-        app.router.add_get(f"{prefix}/responses/{{response_id}}/input_items", stored.input_items)
-        app.router.add_post(f"{prefix}/responses/compact", compact.compact)
-        app.router.add_post(f"{prefix}/responses/input_tokens", tokens.input_tokens)
-        app.router.add_post(f"{prefix}/responses/{{response_id}}/cancel", stored.cancel)
-    app.router.add_post("/v1/messages", anthropic_messages.create)
-    app.router.add_post("/v1/messages/count_tokens", anthropic_messages.count_tokens)
-    # ANTHROPIC_BASE_URL may carry a path: /anthropic/v1/messages, /v1/v1/messages, ...
-    app.router.add_post("/{prefix:.+}/v1/messages", anthropic_messages.create)
-    app.router.add_post("/{prefix:.+}/v1/messages/count_tokens", anthropic_messages.count_tokens)
-    app.router.add_get("/v1/models", models.list_models)
-    app.router.add_get("/models", models.list_models)
+    add_routes(app.router)
 
     async def _start(app: web.Application) -> None:
         await gateway.start()
