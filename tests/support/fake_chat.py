@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import copy
 import itertools
 import json
@@ -37,6 +36,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.loopback import LoopbackServer
 
 __all__ = ["FakeChat", "RecordedRequest", "Reply", "chat_usage"]
 
@@ -298,7 +299,7 @@ class RecordedRequest:
         return self.body
 
 
-class FakeChat:
+class FakeChat(LoopbackServer):
     """The fake provider. ``start()`` it, ``script()`` replies, read ``requests``, ``close()``."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
@@ -309,9 +310,6 @@ class FakeChat:
         self.models: list[str] = ["upstream-model"]
         self._script: collections.deque[Reply | Callable[[Any], Reply]] = collections.deque()
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -320,64 +318,10 @@ class FakeChat:
         assert self.port is not None, "FakeChat not started"
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self) -> FakeChat:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._serve())
-            except BaseException as exc:  # report to the starting thread
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-chat", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("FakeChat did not start within 10 s")
-        if failure:
-            raise failure[0]
-        return self
-
-    async def _serve(self) -> None:
-        app = web.Application(client_max_size=256 * 1024 * 1024)
-        app.router.add_post("/v1/chat/completions", self._chat)
-        app.router.add_get("/v1/models", self._models)
-        app.router.add_route("*", "/{tail:.*}", self._other)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
-
-    def close(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        if self._runner is not None:
-            fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop)
-            with contextlib.suppress(Exception):
-                fut.result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop = None
-
-    def __enter__(self) -> FakeChat:
-        return self.start() if self._loop is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/chat/completions", self._chat)
+        router.add_get("/v1/models", self._models)
+        router.add_route("*", "/{tail:.*}", self._other)
 
     # -- script -----------------------------------------------------------------------------
 

@@ -50,6 +50,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from aiohttp import web
 
+from tests.support.loopback import LoopbackServer
+
 __all__ = ["CODEX_CLIENT_ID", "CodexReply", "FakeChatGPT", "Recorded", "make_jwt"]
 
 CODEX_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
@@ -290,7 +292,7 @@ class _Issued:
 
 
 @dataclass
-class FakeChatGPT:
+class FakeChatGPT(LoopbackServer):
     host: str = "127.0.0.1"
     client_id: str = CODEX_CLIENT_ID
     account_id: str = ACCOUNT_ID
@@ -311,9 +313,6 @@ class FakeChatGPT:
         self._spent: set[str] = set()
         self._grants: dict[str, _Grant] = {}
         self._refresh_failure: tuple[int, dict[str, Any]] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
 
     # -- addresses -----------------------------------------------------------------------------
 
@@ -336,64 +335,10 @@ class FakeChatGPT:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> FakeChatGPT:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._serve())
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-chatgpt", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("FakeChatGPT did not start within 10 s")
-        if failure:
-            raise failure[0]
-        return self
-
-    async def _serve(self) -> None:
-        app = web.Application()
-        app.router.add_get("/oauth/authorize", self._authorize)
-        app.router.add_post("/oauth/token", self._token)
-        app.router.add_post("/backend-api/codex/responses", self._responses)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
-
-    def close(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        if self._runner is not None:
-            fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop)
-            with contextlib.suppress(Exception):
-                fut.result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop = None
-
-    def __enter__(self) -> FakeChatGPT:
-        return self.start() if self._loop is None else self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/oauth/authorize", self._authorize)
+        router.add_post("/oauth/token", self._token)
+        router.add_post("/backend-api/codex/responses", self._responses)
 
     # -- test controls -------------------------------------------------------------------------
 

@@ -255,23 +255,13 @@ class FakeResponses(FakeChat):
         assert self.port is not None, "FakeResponses not started"
         return f"http://{self.host}:{self.port}"
 
-    async def _serve(self) -> None:
-        app = web.Application(client_max_size=256 * 1024 * 1024)
-        app.router.add_post("/v1/responses", self._responses)
-        app.router.add_post("/openai/v1/responses", self._azure_responses)
-        app.router.add_post("/openai/responses", self._azure_responses)
-        app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._azure_chat)
-        app.router.add_post("/openai/v1/chat/completions", self._azure_chat)
-        app.router.add_post("/v1/chat/completions", self._chat)
-        app.router.add_get("/v1/models", self._models)
-        app.router.add_route("*", "/{tail:.*}", self._other)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/responses", self._responses)
+        router.add_post("/openai/v1/responses", self._azure_responses)
+        router.add_post("/openai/responses", self._azure_responses)
+        router.add_post("/openai/deployments/{deployment}/chat/completions", self._azure_chat)
+        router.add_post("/openai/v1/chat/completions", self._azure_chat)
+        super().add_routes(router)  # chat completions, models, and the catch-all last
 
     def script(self, *replies: Any) -> FakeResponses:
         super().script(*replies)
