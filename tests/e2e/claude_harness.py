@@ -47,7 +47,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.e2e.codex_harness import _DeadPort, outbound_attempts
+from tests.e2e.offline import DeadPort, offline_env, outbound_attempts
 
 __all__ = [
     "CLAUDE_ENV",
@@ -80,8 +80,6 @@ _SCRUB_PREFIXES = (
     *("ANTHROPIC_", "CLAUDE_", "CLAUDECODE", "AWS_", "GOOGLE_", "VERTEX_", "OTEL_"),
     *("DISABLE_", "WIREBRIDGE_", "OPENAI_"),
 )
-_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
-_LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"
 
 
 def claude_binary() -> Path:
@@ -137,27 +135,14 @@ class ClaudeResult:
 def claude_env(
     base_url: str, home: Path, dead_port: int, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.upper().startswith(_SCRUB_PREFIXES) and k.upper() != "NO_PROXY"
+    values = {
+        **CLAUDE_ENV,
+        "ANTHROPIC_BASE_URL": base_url,
+        "ANTHROPIC_API_KEY": API_KEY,
+        "HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
     }
-    env.update(CLAUDE_ENV)
-    env.update(
-        {
-            "ANTHROPIC_BASE_URL": base_url,
-            "ANTHROPIC_API_KEY": API_KEY,
-            "HOME": str(home),
-            "CLAUDE_CONFIG_DIR": str(home / ".claude"),
-            "NO_PROXY": _LOOPBACK_HOSTS,
-            "no_proxy": _LOOPBACK_HOSTS,
-            "NO_COLOR": "1",
-            "TERM": "dumb",
-            "GIT_TERMINAL_PROMPT": "0",
-        }
-    )
-    for var in _PROXY_VARS:
-        env[var] = f"http://127.0.0.1:{dead_port}"
+    env = offline_env(_SCRUB_PREFIXES, dead_port, values)
     env.update(extra or {})
     return env
 
@@ -205,7 +190,7 @@ def run_claude(
         trace = [strace, "-f", "-qq", "-e", "trace=connect,sendto,sendmsg", "-o"]
         cmd = [*trace, str(strace_path), *cmd]
 
-    dead = _DeadPort()
+    dead = DeadPort()
     start = time.monotonic()
     timed_out = False
     try:

@@ -25,13 +25,10 @@ A missing Codex binary is a failure, not a skip: ``npm ci --prefix tests/clients
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.offline import DeadPort, offline_env, outbound_attempts
 
 __all__ = [
     "CODEX_VERSION",
@@ -60,8 +59,6 @@ DEFAULT_TIMEOUT = 120.0
 
 # Environment variables that could point Codex somewhere else or change its behaviour.
 _SCRUB_PREFIXES = ("CODEX_", "OPENAI_", "AZURE_OPENAI", "WIREBRIDGE_", "RUST_LOG", "OTEL_")
-_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
-_LOOPBACK_HOSTS = "127.0.0.1,localhost,::1"
 
 
 def codex_binary() -> Path:
@@ -148,49 +145,6 @@ def codex_config(
     return "\n".join(lines) + "\n"
 
 
-# -- network audit -----------------------------------------------------------------------------
-
-_INET4 = re.compile(r'sin_addr=inet_addr\("([^"]+)"\)')
-_INET6 = re.compile(r'inet_pton\(AF_INET6, "([^"]+)"')
-_PORT = re.compile(r"sin6?_port=htons\((\d+)\)")
-
-
-def _is_local(addr: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(addr)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
-
-
-def outbound_attempts(strace_text: str) -> list[str]:
-    """Every non-loopback address in traced connect/sendto/sendmsg calls, as "addr:port | line"."""
-    found = []
-    for line in strace_text.splitlines():
-        if not any(call in line for call in ("connect(", "sendto(", "sendmsg(")):
-            continue
-        addrs = _INET4.findall(line) + _INET6.findall(line)
-        for addr in addrs:
-            if not _is_local(addr):
-                port = _PORT.search(line)
-                found.append(f"{addr}:{port.group(1) if port else '?'} | {line.strip()[:240]}")
-    return found
-
-
-class _DeadPort:
-    """A loopback TCP port that is bound but never listens: connecting is refused at once."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 # -- running -----------------------------------------------------------------------------------
 
 
@@ -227,25 +181,8 @@ class CodexResult:
 
 
 def _clean_env(extra: Mapping[str, str] | None, home: Path, dead_port: int) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_SCRUB_PREFIXES) and k.upper() not in ("NO_PROXY",)
-    }
-    env.update(
-        {
-            "CODEX_HOME": str(home),
-            "HOME": str(home.parent / "userhome"),
-            API_KEY_ENV: API_KEY,
-            "NO_PROXY": _LOOPBACK_HOSTS,
-            "no_proxy": _LOOPBACK_HOSTS,
-            "NO_COLOR": "1",
-            "TERM": "dumb",
-            "GIT_TERMINAL_PROMPT": "0",
-        }
-    )
-    for var in _PROXY_VARS:
-        env[var] = f"http://127.0.0.1:{dead_port}"
+    values = {"CODEX_HOME": str(home), "HOME": str(home.parent / "userhome"), API_KEY_ENV: API_KEY}
+    env = offline_env(_SCRUB_PREFIXES, dead_port, values)
     env.update(extra or {})
     return env
 
@@ -315,7 +252,7 @@ def run_codex(
             *cmd,
         ]
 
-    dead = _DeadPort()
+    dead = DeadPort()
     start = time.monotonic()
     timed_out = False
     try:
