@@ -69,6 +69,12 @@ class Metrics:
         self.registry = reg = CollectorRegistry()
         if not self.multiprocess:
             ProcessCollector(registry=reg)
+        self._define(reg)
+        self.known_models: frozenset[str] = frozenset(known_models)
+        self._dynamic: set[str] = set()
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _define(self, reg: CollectorRegistry) -> None:
         self.requests = Counter(
             "wirebridge_requests_total",
             "Requests answered, by front door, model, provider and HTTP status.",
@@ -95,6 +101,9 @@ class Metrics:
             ("direction", "model"),
             registry=reg,
         )
+        self._define_upstream(reg)
+
+    def _define_upstream(self, reg: CollectorRegistry) -> None:
         self.upstream_errors = Counter(
             "wirebridge_upstream_errors_total",
             "Upstream calls that failed before answering, by provider and upstream HTTP status "
@@ -115,9 +124,6 @@ class Metrics:
             registry=reg,
             multiprocess_mode="livesum",
         )
-        self.known_models: frozenset[str] = frozenset(known_models)
-        self._dynamic: set[str] = set()
-        self._children: dict[tuple[Any, ...], Any] = {}
 
     # -- labels ----------------------------------------------------------------------------------
 

@@ -48,28 +48,14 @@ def setup(url: str | None, exporter: Any = None) -> bool:
     global TRACER, _provider
     if url is None and exporter is None:
         return False
-    try:
-        from opentelemetry import propagate, trace
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-        from opentelemetry.trace import SpanKind, Status, StatusCode
-
-        if exporter is None:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-            exporter = OTLPSpanExporter(endpoint=url)
-            processor: Any = BatchSpanProcessor(exporter)
-        else:
-            processor = SimpleSpanProcessor(exporter)
-    except ImportError as e:
-        log.warning(
-            "tracing is configured (%s) but OpenTelemetry is not installed (%s): "
-            "pip install 'wirebridge[otel]'; tracing is off",
-            url,
-            e.name,
-        )
+    processor = _processor(url, exporter)
+    if processor is None:
         return False
+    from opentelemetry import propagate, trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
     from wirebridge import __version__
 
     resource = Resource.create({"service.name": "wirebridge", "service.version": __version__})
@@ -86,6 +72,27 @@ def setup(url: str | None, exporter: Any = None) -> bool:
     if url:
         log.info("tracing: spans go to %s", url)
     return True
+
+
+def _processor(url: str | None, exporter: Any) -> Any:
+    """The span processor for ``url`` (batched OTLP) or a test's ``exporter``; None, with a
+    warning, when the optional packages are not installed."""
+    try:
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+        if exporter is not None:
+            return SimpleSpanProcessor(exporter)
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return BatchSpanProcessor(OTLPSpanExporter(endpoint=url))
+    except ImportError as e:
+        log.warning(
+            "tracing is configured (%s) but OpenTelemetry is not installed (%s): "
+            "pip install 'wirebridge[otel]'; tracing is off",
+            url,
+            e.name,
+        )
+        return None
 
 
 def shutdown() -> None:
