@@ -14,7 +14,7 @@ import pytest
 from tests.cli.keyed_upstream import KeyedUpstream
 from tests.support.fake_chat import FakeChat
 from tests.support.gateway import free_port
-from wirebridge.cli import doctor
+from wirebridge.cli import doctor, probe
 from wirebridge.config.model import ProviderConfig
 from wirebridge.upstreams.azure import AzureSettings
 
@@ -158,12 +158,12 @@ def test_chatgpt_provider_checks_the_sign_in_file(
 
 def test_models_request_per_api() -> None:
     chat = ProviderConfig(name="c", base_url="http://h/v1", api_key="k", headers={"X-A": "1"})
-    assert doctor.models_request(chat, "k") == (
+    assert probe.models_request(chat, "k") == (
         "http://h/v1/models",
         {"X-A": "1", "Authorization": "Bearer k"},
     )
     messages = ProviderConfig(name="m", base_url="http://h/v1", api="messages")
-    url, headers = doctor.models_request(messages, "k")
+    url, headers = probe.models_request(messages, "k")
     assert url == "http://h/v1/models"
     assert headers["x-api-key"] == "k" and "anthropic-version" in headers
     azure = ProviderConfig(
@@ -171,7 +171,7 @@ def test_models_request_per_api() -> None:
         base_url="https://r.openai.azure.com",
         sections={"azure": AzureSettings(api_version="2024-10-21")},
     )
-    url, headers = doctor.models_request(azure, "k")
+    url, headers = probe.models_request(azure, "k")
     assert url == "https://r.openai.azure.com/openai/models?api-version=2024-10-21"
     assert headers == {"api-key": "k"}
 

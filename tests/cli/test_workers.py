@@ -8,30 +8,30 @@ import socket
 import pytest
 
 from tests.support.gateway import free_port
-from wirebridge.cli import workers
+from wirebridge.cli import sockets, workers
 from wirebridge.cli.workers import MAX_FAILURES, QUICK_EXIT, Slot, Supervisor
 from wirebridge.config.model import Config
 
 
 def test_one_reuseport_socket_per_slot() -> None:
     port = free_port()
-    slots = workers.listen("127.0.0.1", port, 3)
+    slots = sockets.listen("127.0.0.1", port, 3)
     try:
         assert len(slots) == 3
         socks = [s for slot in slots for s in slot]
-        assert len({id(s) for s in socks}) == (3 if workers.REUSE_PORT else 1)
+        assert len({id(s) for s in socks}) == (3 if sockets.REUSE_PORT else 1)
         for s in socks:
             assert s.getsockname() == ("127.0.0.1", port)
-            if workers.REUSE_PORT:
+            if sockets.REUSE_PORT:
                 assert s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
         with pytest.raises(OSError) as e:  # our own group holds the port: a new one may not
-            workers.check_port_free("127.0.0.1", port)
+            sockets.check_port_free("127.0.0.1", port)
         assert e.value.errno == errno.EADDRINUSE
     finally:
         for slot in slots:
             for s in slot:
                 s.close()
-    workers.check_port_free("127.0.0.1", port)  # free again
+    sockets.check_port_free("127.0.0.1", port)  # free again
 
 
 def test_a_port_someone_else_holds_is_refused() -> None:
@@ -39,7 +39,7 @@ def test_a_port_someone_else_holds_is_refused() -> None:
         other.bind(("127.0.0.1", 0))
         other.listen()
         with pytest.raises(OSError) as e:
-            workers.listen("127.0.0.1", other.getsockname()[1], 2)
+            sockets.listen("127.0.0.1", other.getsockname()[1], 2)
         assert e.value.errno == errno.EADDRINUSE
 
 

@@ -85,7 +85,7 @@ def local_lines(config: Config) -> list[str]:
 async def remote_lines(config: Config, timeout: float) -> tuple[list[str], bool]:
     import aiohttp
 
-    from wirebridge.cli.doctor import probe_models
+    from wirebridge.cli.probe import probe_models
 
     providers = list(config.providers.values())
     async with aiohttp.ClientSession(trust_env=True) as session:

@@ -149,7 +149,7 @@ def wait_gone(pid: int, timeout: float) -> bool:
 
 
 def port_problem(host: str, port: int) -> str | None:
-    from wirebridge.cli.workers import check_port_free
+    from wirebridge.cli.sockets import check_port_free
 
     try:
         check_port_free(host, port)

@@ -24,7 +24,8 @@ from typing import Any
 
 from wirebridge.cli import options
 from wirebridge.cli.options import ServeOptions, listen_url
-from wirebridge.cli.workers import BACKLOG, SHUTDOWN_TIMEOUT
+from wirebridge.cli.sockets import BACKLOG
+from wirebridge.cli.workers import SHUTDOWN_TIMEOUT
 from wirebridge.config import ConfigError
 from wirebridge.config.model import Config
 

@@ -32,6 +32,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from wirebridge.store import redis_scripts as scripts
 from wirebridge.store.base import (
     ACTIVE_STATUSES,
     MAX_CHAIN,
@@ -52,108 +53,6 @@ SOCKET_TIMEOUT = 30.0
 MAX_CONNECTIONS = 32
 GC_BATCH = 500
 
-_HISTORY = """
-local prefix, id, owner = ARGV[1], ARGV[2], ARGV[3]
-local now, max = tonumber(ARGV[4]), tonumber(ARGV[5])
-local out = {}
-for _ = 1, max do
-  local f = redis.call('HMGET', prefix .. 'resp:' .. id,
-                       'owner', 'expires', 'prev', 'items', 'response')
-  if f[1] ~= owner then return false end
-  if f[2] and f[2] ~= '' and tonumber(f[2]) <= now then return false end
-  out[#out + 1] = f[4]
-  out[#out + 1] = f[5]
-  if not f[3] or f[3] == '' then return out end
-  id = f[3]
-end
-return false
-"""
-
-_DELETE = """
-local f = redis.call('HMGET', KEYS[1], 'owner', 'expires')
-if f[1] ~= ARGV[1] then return 0 end
-if f[2] and f[2] ~= '' and tonumber(f[2]) <= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[3])
-redis.call('SREM', KEYS[4], ARGV[3])
-return 1
-"""
-
-_APPEND = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], ARGV[1], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-return 1
-"""
-
-_HSET_IF_EXISTS = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-return 1
-"""
-
-# Shared by the scan and the compare-and-set: is this hash a response nobody is running?
-_STALE_FN = """
-local function stale(f, now, grace)
-  if f[1] ~= 'queued' and f[1] ~= 'in_progress' then return false end
-  if f[2] and f[2] ~= '' then return tonumber(f[2]) < now end
-  return tonumber(f[3]) < now - grace
-end
-"""
-
-_RECOVER_SCAN = (
-    _STALE_FN
-    + """
-local prefix, now, grace = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local out = {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local f = redis.call('HMGET', prefix .. 'resp:' .. id,
-                       'status', 'lease_until', 'created', 'response')
-  if not f[1] or (f[1] ~= 'queued' and f[1] ~= 'in_progress') then
-    redis.call('SREM', KEYS[1], id)
-  elseif stale(f, now, grace) then
-    out[#out + 1] = id
-    out[#out + 1] = f[4]
-  end
-end
-return out
-"""
-)
-
-# Fail the response only if it is still stale and still exactly what the scan read: the
-# instance running it may have renewed its lease or re-put it since.
-_FAIL = (
-    _STALE_FN
-    + """
-local f = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'created', 'response')
-if not f[1] or f[4] ~= ARGV[1] then return 0 end
-if not stale(f, tonumber(ARGV[3]), tonumber(ARGV[4])) then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'failed', 'response', ARGV[2])
-redis.call('SREM', KEYS[2], ARGV[5])
-return 1
-"""
-)
-
-_GC = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(ids) do
-  redis.call('DEL', ARGV[1] .. 'resp:' .. id, ARGV[1] .. 'events:' .. id)
-  redis.call('SREM', KEYS[2], id)
-  redis.call('ZREM', KEYS[1], id)
-end
-return #ids
-"""
-
-
-_REVOKE_KEY = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local revoked = redis.call('HGET', KEYS[1], 'revoked')
-if not revoked or revoked == '' then redis.call('HSET', KEYS[1], 'revoked', ARGV[1]) end
-return 1
-"""
-
 _KEY_FIELDS = ("hash", "name", "created", "revoked", "models", "rpm", "rpd", "tpm")
 
 
@@ -168,15 +67,15 @@ class RedisStore:
         self.prefix = prefix
         self._expiry = f"{prefix}expiry"
         self._active = f"{prefix}active"
-        self._history = client.register_script(_HISTORY)
-        self._delete = client.register_script(_DELETE)
-        self._append = client.register_script(_APPEND)
-        self._hset_if_exists = client.register_script(_HSET_IF_EXISTS)
-        self._recover_scan = client.register_script(_RECOVER_SCAN)
-        self._fail = client.register_script(_FAIL)
-        self._gc = client.register_script(_GC)
+        self._history = client.register_script(scripts.HISTORY)
+        self._delete = client.register_script(scripts.DELETE)
+        self._append = client.register_script(scripts.APPEND)
+        self._hset_if_exists = client.register_script(scripts.HSET_IF_EXISTS)
+        self._recover_scan = client.register_script(scripts.RECOVER_SCAN)
+        self._fail = client.register_script(scripts.FAIL)
+        self._gc = client.register_script(scripts.GC)
         self._keys = f"{prefix}keys"
-        self._revoke_key = client.register_script(_REVOKE_KEY)
+        self._revoke_key = client.register_script(scripts.REVOKE_KEY)
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = PREFIX) -> RedisStore:
