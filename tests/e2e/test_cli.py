@@ -184,13 +184,34 @@ def test_start_that_cannot_serve_fails_with_the_log(cli: Cli, fake_chat: FakeCha
 # -- workers -----------------------------------------------------------------------------------
 
 
+def serve_workers(cli: Cli, config: str) -> tuple[subprocess.Popen[str], int]:
+    """``serve --workers 2`` on a free port, ready. A port another test took between
+    ``free_port`` and the bind is a race of the suite, not a failure: another port is tried."""
+    log = cli.root / "serve.log"
+    for _ in range(3):
+        port = free_port()
+        proc = cli.popen("serve", "--config", config, "--port", str(port), "--workers", "2")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if "with 2 workers" in log.read_text():
+                return proc, port
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        text = log.read_text()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if "address already in use" not in text.lower():
+            raise AssertionError(f"serve --workers 2 did not come up:\n{text}")
+    raise AssertionError("no free port after three tries")
+
+
 def test_serve_with_two_workers(cli: Cli, fake_chat: FakeChat) -> None:
-    port = free_port()
     config = cli.config(default_config(fake_chat.base_url))
-    proc = cli.popen("serve", "--config", config, "--port", str(port), "--workers", "2")
+    proc, port = serve_workers(cli, config)
     try:
         log = cli.root / "serve.log"
-        _wait_for(lambda: "with 2 workers" in log.read_text(), timeout=30)
         workers = _children(proc.pid)
         assert len(workers) == 2
         with httpx2.Client(timeout=10) as client:
@@ -226,11 +247,9 @@ def test_serve_with_two_workers(cli: Cli, fake_chat: FakeChat) -> None:
 
 
 def test_workers_die_with_their_supervisor(cli: Cli, fake_chat: FakeChat) -> None:
-    port = free_port()
     config = cli.config(default_config(fake_chat.base_url))
-    proc = cli.popen("serve", "--config", config, "--port", str(port), "--workers", "2")
+    proc, _ = serve_workers(cli, config)
     try:
-        _wait_for(lambda: "with 2 workers" in (cli.root / "serve.log").read_text(), timeout=30)
         workers = _children(proc.pid)
         assert len(workers) == 2
     finally:
