@@ -51,6 +51,24 @@ def test_429_then_success_is_retried(fake_chat: FakeChat, start_gateway: Any) ->
     assert len(fake_chat.chat_requests) == 2
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_upstream_connections_are_kept_alive_and_reused(
+    fake_chat: FakeChat, start_gateway: Any, stream: bool
+) -> None:
+    gw = start_gateway(config(fake_chat))
+    fake_chat.script(*(Reply.text(f"answer {i}") for i in range(5)))
+    for i in range(5):
+        if stream:
+            events = list(client(gw).responses.create(model="main", input="hi", stream=True))
+            assert events[-1].type == "response.completed"
+        else:
+            assert client(gw).responses.create(model="main", input="hi").output_text == (
+                f"answer {i}"
+            )
+    peers = {r.peer for r in fake_chat.chat_requests}
+    assert len(fake_chat.chat_requests) == 5 and len(peers) == 1, peers
+
+
 def test_500_then_fallback_reports_the_model_that_answered(
     fake_chat: FakeChat, start_gateway: Any
 ) -> None:

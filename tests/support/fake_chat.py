@@ -293,6 +293,7 @@ class RecordedRequest:
     body: Any  # parsed JSON, or None when the body is not JSON
     frames_sent: int = 0  # SSE frames written before the stream ended
     closed_by_peer: threading.Event = field(default_factory=threading.Event)
+    peer: Any = None  # the client's address: one per connection it used
 
     @property
     def json(self) -> Any:
@@ -380,6 +381,7 @@ class FakeChat(LoopbackServer):
             headers={k.lower(): v for k, v in request.headers.items()},
             raw=raw,
             body=copy.deepcopy(body),
+            peer=request.transport.get_extra_info("peername") if request.transport else None,
         )
         with self._lock:
             self.requests.append(rec)

@@ -22,6 +22,7 @@ from wirebridge.errors import Untranslatable
 from wirebridge.hub.request import HubRequest
 from wirebridge.hub.seal import Sealer, load_or_create_key
 from wirebridge.store import open_store
+from wirebridge.transport.client import HttpClient
 from wirebridge.transport.http import make_session
 from wirebridge.transport.proxy import with_proxies
 from wirebridge.upstreams.base import UpstreamCall
@@ -40,6 +41,7 @@ class Gateway:
         self.sealer = _make_sealer(config)
         self.catalog = ModelCatalog(config, ttl=config.server.models_cache_ttl)
         self._session: aiohttp.ClientSession | None = None
+        self.client = HttpClient()  # opens connections on first use
         self.services: dict[str, Any] = {}  # shared by upstream calls (see upstreams.registry)
         self._state: ResponseState | None = None
         self.background: BackgroundRuns | None = None
@@ -68,6 +70,7 @@ class Gateway:
             self._maintenance.cancel()
         if self.background is not None:
             await self.background.shutdown()
+        await self.client.close()
         if self._session is not None:
             await self._session.close()
         if self._state is not None:
@@ -80,6 +83,7 @@ class Gateway:
         if factory is None:
             raise Untranslatable(f"Upstream api '{provider.api}' is not supported.")
         ctx = CallContext(
+            client=self.client,
             session=self.session,
             seal=self.sealer.seal,
             open_blob=self.sealer.open,

@@ -1,4 +1,7 @@
-"""The upstream HTTP client: one pooled session per process, and error mapping at the edge."""
+"""Upstream calls at the edge: POST a JSON body, map what went wrong to the gateway's errors.
+
+Upstream calls go through ``HttpClient`` (``client.py``); ``make_session`` is the aiohttp
+session kept for the rest (token refresh, login, model listing)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import aiohttp
 import orjson
 
 from wirebridge.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from wirebridge.transport.client import ConnectionBroken, HttpClient, Response
 
 
 def make_session() -> aiohttp.ClientSession:
@@ -21,7 +25,7 @@ def make_session() -> aiohttp.ClientSession:
 
 
 async def post_json(
-    session: aiohttp.ClientSession,
+    client: HttpClient,
     url: str,
     body: dict[str, Any],
     headers: dict[str, str],
@@ -31,23 +35,24 @@ async def post_json(
     connect_timeout: float | None = None,
     total_timeout: float | None = None,
     proxy: str | None = None,
-) -> aiohttp.ClientResponse:
+) -> Response:
     """POST ``body``; return the response once its status is 2xx, or raise the mapped error.
 
     ``timeout`` bounds each wait for upstream bytes; a stream may run longer than any total, so
     ``total_timeout`` applies to non-streamed answers only (default: ``timeout``)."""
-    tmo = aiohttp.ClientTimeout(
-        total=None if stream else (total_timeout or timeout),
-        sock_connect=connect_timeout or min(timeout, 10.0),
-        sock_read=timeout,
-    )
     try:
-        resp = await session.post(
-            url, data=orjson.dumps(body), headers=headers, timeout=tmo, proxy=proxy
+        resp = await client.post(
+            url,
+            orjson.dumps(body),
+            headers,
+            connect_timeout=connect_timeout or min(timeout, 10.0),
+            read_timeout=timeout,
+            total_timeout=None if stream else (total_timeout or timeout),
+            proxy=proxy,
         )
     except TimeoutError:
         raise UpstreamTimeout(f"The upstream did not answer within {timeout:g} s.") from None
-    except aiohttp.ClientError as e:
+    except ConnectionBroken as e:
         raise UpstreamUnavailable(f"Could not reach the upstream: {e}") from None
     if resp.status >= 300:
         try:
@@ -57,10 +62,10 @@ async def post_json(
     return resp
 
 
-async def upstream_error(resp: aiohttp.ClientResponse) -> UpstreamError:
+async def upstream_error(resp: Response) -> UpstreamError:
     try:
         raw = await resp.read()
-    except (TimeoutError, aiohttp.ClientError):
+    except (TimeoutError, ConnectionBroken):
         raw = b""
     message, type_, code, param = _error_fields(raw)
     return UpstreamError.from_status(
@@ -92,13 +97,13 @@ def _error_fields(raw: bytes) -> tuple[str, str | None, str | None, str | None]:
     return raw[:500].decode("utf-8", "replace"), None, None, None
 
 
-async def read_json_object(resp: aiohttp.ClientResponse) -> dict[str, Any]:
+async def read_json_object(resp: Response) -> dict[str, Any]:
     """A non-streamed upstream answer's JSON object, or the error that stands for it."""
     try:
         raw = await resp.read()
     except TimeoutError:
         raise UpstreamTimeout("The upstream did not finish its answer in time.") from None
-    except aiohttp.ClientError as e:
+    except ConnectionBroken as e:
         raise UpstreamUnavailable(f"The upstream connection broke: {e}") from None
     try:
         obj = orjson.loads(raw)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-import aiohttp
 import orjson
 
+from wirebridge.transport.connection import ConnectionBroken, Response
 from wirebridge.transport.sse import SSEParser
 
 Event = dict[str, Any]
@@ -31,7 +31,7 @@ class StreamDecoder(Protocol):
 
 
 async def pump(
-    resp: aiohttp.ClientResponse, decoder: StreamDecoder, *, stop_when_finished: bool = True
+    resp: Response, decoder: StreamDecoder, *, stop_when_finished: bool = True
 ) -> AsyncIterator[list[Event]]:
     """Hub events, one list per network read of the upstream (so the client gets one write for
     whatever one read brought). With ``stop_when_finished`` reading stops once the decoder has
@@ -39,7 +39,7 @@ async def pump(
     parser = SSEParser()
     ended = False
     try:
-        async for chunk in resp.content.iter_any():
+        async for chunk in resp.iter_any():
             batch, ended = _decode(parser.feed(chunk), decoder, stop_when_finished)
             if batch:
                 yield batch
@@ -52,10 +52,10 @@ async def pump(
     except TimeoutError:
         decoder.fail("upstream_timeout", "The upstream stopped sending before the stream ended.")
         return
-    except aiohttp.ClientError as e:
+    except ConnectionBroken as e:
         decoder.fail(
             "upstream_error",
-            f"The upstream connection broke in the middle of the stream ({type(e).__name__}).",
+            f"The upstream connection broke in the middle of the stream: {e}",
         )
         return
     if not ended and not decoder.finished_cleanly:

@@ -7,10 +7,6 @@ because it runs once per upstream chunk for every stream the gateway carries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import aiohttp
-
 
 class SSEParser:
     def __init__(self) -> None:
@@ -52,12 +48,3 @@ class SSEParser:
         out = self.feed(b"\n\n") if self._tail or self._data else []
         self._tail = b""
         return out
-
-
-async def iter_sse(content: aiohttp.StreamReader) -> AsyncIterator[tuple[bytes | None, bytes]]:
-    parser = SSEParser()
-    async for chunk in content.iter_any():
-        for ev in parser.feed(chunk):
-            yield ev
-    for ev in parser.close():
-        yield ev

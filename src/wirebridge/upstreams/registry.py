@@ -14,6 +14,7 @@ import aiohttp
 
 from wirebridge.hub.request import HubRequest
 from wirebridge.hub.seal import ProviderData
+from wirebridge.transport.client import HttpClient
 from wirebridge.upstreams.base import UpstreamCall
 
 if TYPE_CHECKING:
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    session: aiohttp.ClientSession
+    client: HttpClient  # upstream calls
+    session: aiohttp.ClientSession  # the rest: token refresh, login
     seal: Callable[[ProviderData], str]
     open_blob: Callable[[object], ProviderData | None]
     reasoning_as: str  # "summary" | "text"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from wirebridge.hub.request import HubRequest
+from wirebridge.transport.client import HttpClient, Response
 from wirebridge.transport.http import post_json, read_json_object
 from wirebridge.transport.pump import pump
 from wirebridge.upstreams.chat.request import encode_request
@@ -27,7 +26,7 @@ class ChatCall:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        client: HttpClient,
         req: HubRequest,
         route: Route,
         *,
@@ -36,15 +35,15 @@ class ChatCall:
         reasoning_as: str,
         timeout: float,
     ) -> None:
-        self._session, self._req, self._route = session, req, route
+        self._client, self._req, self._route = client, req, route
         self._stream, self._timeout = stream, timeout
         self._decoder = ChatStreamDecoder(req.tools, route.profile, seal, reasoning_as)
-        self._resp: aiohttp.ClientResponse | None = None
+        self._resp: Response | None = None
 
     @classmethod
     def create(cls, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> ChatCall:
         return cls(
-            ctx.session,
+            ctx.client,
             req,
             route,
             stream=stream,
@@ -66,7 +65,7 @@ class ChatCall:
         if self._stream:
             headers["Accept"] = "text/event-stream"
         self._resp = await post_json(
-            self._session,
+            self._client,
             url,
             body,
             headers,

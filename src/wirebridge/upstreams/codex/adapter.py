@@ -22,11 +22,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from wirebridge.auth.chatgpt import RELOGIN_HINT, ChatGPTAuthError, ChatGPTTokens, TokenManager
 from wirebridge.errors import Untranslatable, UpstreamError, UpstreamUnavailable
 from wirebridge.hub.request import HubRequest
+from wirebridge.transport.client import Response
 from wirebridge.transport.http import post_json
 from wirebridge.transport.pump import pump
 from wirebridge.upstreams.codex import API, DEFAULT_SETTINGS, ChatGPTSettings
@@ -63,7 +62,7 @@ class ChatGPTCall:
         self.settings = found if isinstance(found, ChatGPTSettings) else DEFAULT_SETTINGS
         self.family = family_of(route.provider)
         self._decoder = ResponsesStreamDecoder(ctx.seal, self.family)
-        self._resp: aiohttp.ClientResponse | None = None
+        self._resp: Response | None = None
 
     @classmethod
     def create(cls, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> ChatGPTCall:
@@ -94,7 +93,7 @@ class ChatGPTCall:
                     code=again.code,
                 ) from None
 
-    async def _post(self, body: Body, tokens: ChatGPTTokens) -> aiohttp.ClientResponse:
+    async def _post(self, body: Body, tokens: ChatGPTTokens) -> Response:
         provider = self._route.provider
         headers = {
             "Content-Type": "application/json",
@@ -107,7 +106,7 @@ class ChatGPTCall:
             "chatgpt-account-id": tokens.account_id,
         }
         return await post_json(
-            self._ctx.session,
+            self._ctx.client,
             provider.base_url + "/responses",
             body,
             headers,

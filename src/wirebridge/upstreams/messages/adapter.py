@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from wirebridge.hub.request import HubRequest
+from wirebridge.transport.client import HttpClient, Response
 from wirebridge.transport.http import post_json, read_json_object
 from wirebridge.transport.pump import pump
 from wirebridge.upstreams.messages import (
@@ -46,7 +45,7 @@ class MessagesCall:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        client: HttpClient,
         req: HubRequest,
         route: Route,
         *,
@@ -55,18 +54,18 @@ class MessagesCall:
         reasoning_as: str,
         timeout: float,
     ) -> None:
-        self._session, self._req, self._route = session, req, route
+        self._client, self._req, self._route = client, req, route
         self._stream, self._timeout = stream, timeout
         self._settings: AnthropicSettings = route.provider.sections.get(
             "anthropic", DEFAULT_SETTINGS
         )
         self._decoder = MessagesStreamDecoder(req.tools, seal, reasoning_as)
-        self._resp: aiohttp.ClientResponse | None = None
+        self._resp: Response | None = None
 
     @classmethod
     def create(cls, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> MessagesCall:
         return cls(
-            ctx.session,
+            ctx.client,
             req,
             route,
             stream=stream,
@@ -101,7 +100,7 @@ class MessagesCall:
         provider = self._route.provider
         body = encode_request(self._req, self._route.upstream_model, self._stream, self._settings)
         self._resp = await post_json(
-            self._session,
+            self._client,
             provider.base_url + "/messages",
             body,
             self.headers(),

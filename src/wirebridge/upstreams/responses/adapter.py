@@ -6,9 +6,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from wirebridge.hub.request import HubRequest
+from wirebridge.transport.client import Response
 from wirebridge.transport.http import post_json, read_json_object
 from wirebridge.transport.pump import pump
 from wirebridge.upstreams.responses import ResponsesSettings
@@ -36,7 +35,7 @@ class ResponsesCall:
         self._settings = settings if isinstance(settings, ResponsesSettings) else None
         self.family = family_of(route.provider)
         self._decoder = ResponsesStreamDecoder(ctx.seal, self.family)
-        self._resp: aiohttp.ClientResponse | None = None
+        self._resp: Response | None = None
 
     @classmethod
     def create(cls, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> ResponsesCall:
@@ -56,7 +55,7 @@ class ResponsesCall:
         if self._stream:
             headers["Accept"] = "text/event-stream"
         self._resp = await post_json(
-            self._ctx.session,
+            self._ctx.client,
             url,
             body,
             headers,
