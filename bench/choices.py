@@ -5,7 +5,8 @@
 * **Server**: a trivial JSON echo (read body, orjson parse, orjson answer) on aiohttp.web,
   Starlette on uvicorn, Starlette on granian, bare ASGI on uvicorn and granian, and granian's
   RSGI; one process pinned to CPU 0, driven by ``wrk -t1 -c16`` on CPU 1.
-* **Client**: the upstream call, aiohttp vs httpx (HTTP/1.1, pooled), 1 and 16 concurrent
+* **Client**: the upstream call, wirebridge's own client vs aiohttp vs httpx (HTTP/1.1,
+  pooled), 1 and 16 concurrent
   requests to the raw mock: a JSON answer (read + orjson parse) and a 50-chunk SSE stream
   (read line by line, orjson-parse each ``data:`` line); client pinned to CPU 0, mock to
   CPU 1. The number that matters is the client's CPU per request.
@@ -305,6 +306,25 @@ async def _client_run(lib: str, mode: str, url: str, conc: int, seconds: float) 
                     orjson.loads(await r.read())
 
         close = session.close
+    elif lib == "wirebridge":
+        # the gateway's own client, reading a stream the way the gateway does (SSEParser)
+        from wirebridge.transport.client import HttpClient
+        from wirebridge.transport.sse import SSEParser
+
+        wb = HttpClient()
+
+        async def one() -> None:
+            r = await wb.post(url, body, headers, connect_timeout=10, read_timeout=30)
+            if stream:
+                parser = SSEParser()
+                async for chunk in r.iter_any():
+                    for _, data in parser.feed(chunk):
+                        if data.startswith(b"{"):
+                            orjson.loads(data)
+            else:
+                orjson.loads(await r.read())
+
+        close = wb.close
     else:
         import httpx
 
@@ -361,11 +381,14 @@ def client_bench(
     try:
         mock.wait_ready(f"http://127.0.0.1:{port}/v1/models")
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        for lib in ("aiohttp", "httpx"):
+        for lib in ("wirebridge", "aiohttp", "httpx"):
+            # wirebridge's own client runs where wirebridge is installed; the others in the
+            # choices venv (the same aiohttp version in both)
+            python = sys.executable if lib == "wirebridge" else py_choices
             for conc in (1, 16):
                 row: dict[str, Any] = {"client": lib, "concurrency": conc}
                 for mode in ("json", "sse"):
-                    run = [py_choices, __file__, "--client-run", lib, mode, url, str(conc)]
+                    run = [python, __file__, "--client-run", lib, mode, url, str(conc)]
                     run.append(str(duration))
                     res = subprocess.run(
                         pinned(run, cli_cpu),
@@ -419,8 +442,9 @@ def render(data: dict[str, Any], level: int = 1) -> list[str]:
         out += [
             f"{h}# HTTP client - the upstream call, client on CPU 0, raw mock on CPU 1",
             "",
-            "The client's own CPU per request (getrusage) is the number to compare. Both "
-            "libraries run in the same venv, both under uvloop, both parse with orjson.",
+            "The client's own CPU per request (getrusage) is the number to compare. All run "
+            "under uvloop and parse with orjson; `wirebridge` is the gateway's own client "
+            "(`transport/client.py`, httptools), which replaced aiohttp's for upstream calls.",
             "",
             "| client | concurrent | JSON req/s | JSON CPU us/req | SSE (50 chunks) streams/s "
             "| SSE CPU us/stream |",

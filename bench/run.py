@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ REPO = BENCH.parent
 LITELLM_VERSION = "1.106.0"
 LITELLM_VENV = BENCH / ".venv-litellm"
 DIRECT = "mock (direct)"
+ONE_CPU = "wirebridge (one CPU)"  # c=1 again, the gateway on the client's and mock's CPU
+DIRECT_APART = "mock (direct, other CPU)"  # the mock moved off the client's CPU
 
 
 @dataclass
@@ -437,6 +440,45 @@ def profile(ctx: Ctx, svc: Service, url: str) -> None:
         log(f"profile {name}: {summary['samples']} samples, top own: {summary['own'][:3]}")
 
 
+@contextlib.contextmanager
+def _moved(pid: int, cpus: str, back: str | None) -> Iterator[None]:
+    """Every thread of ``pid``'s process tree on ``cpus`` for a while, then back."""
+
+    def pin(to: str) -> None:
+        for p in harness.tree(pid):
+            subprocess.run(["taskset", "-a", "-p", "-c", to, str(p)], capture_output=True)
+
+    pin(cpus)
+    try:
+        yield
+    finally:
+        pin(back or ",".join(str(i) for i in range(os.cpu_count() or 1)))
+
+
+def one_cpu_latency(ctx: Ctx, svc: Service, url: str) -> None:
+    """The c=1 runs again with the gateway moved onto the CPU of the client and the mock.
+
+    At concurrency 1 the client, the gateway and the mock take turns (one request in flight),
+    so sharing a CPU costs no throughput; what it removes is the price of waking a process on
+    another CPU. Pinned apart, a request through the gateway crosses CPUs four times and one
+    straight to the mock not at all, so the difference of their p50s is partly that price.
+    The mock moved off the client's CPU (two crossings) shows how much it is on this machine.
+    """
+    if ctx.client_cpus is None or ctx.mock is None or 1 not in ctx.args.concurrency:
+        return
+    here = ctx.client_cpus.split(",")[0]
+    names = [n for n in ("responses-json", "responses-sse") if n in ctx.args.matrix]
+    with _moved(svc.pid, here, ctx.gw_cpus):
+        for name in names:
+            measure(ctx, ONE_CPU, SCENARIOS[name], 1, url, svc.pid)
+    mock_url = f"http://127.0.0.1:{ctx.mock_port}"
+    with _moved(ctx.mock.pid, ctx.gw_cpus or "0", ctx.client_cpus):
+        for name in names:
+            twin = SCENARIOS[name].direct
+            assert twin is not None
+            measure(ctx, DIRECT_APART, SCENARIOS[twin], 1, mock_url, ctx.mock.pid)
+
+
 def workers2(ctx: Ctx, help_text: str) -> None:
     if "--workers" not in help_text:
         ctx.note("`wirebridge serve` has no --workers option yet: the 2-worker scenario skipped")
@@ -449,9 +491,14 @@ def workers2(ctx: Ctx, help_text: str) -> None:
             )
             systems.append((f"wb-{workers}w-unpinned", url, svc.pid))
         for sname in ("responses-json", "responses-sse"):
+            scen = SCENARIOS[sname]
+            # wrk too: the Python load generator needs a good part of a core for itself, and
+            # with two workers on a two-core machine it competes with them.
+            tools = ["loadgen", "wrk"] if ctx.args.wrk and not scen.stream else ["loadgen"]
             for conc in (16, 64):
                 for system, url, pid in systems:
-                    measure(ctx, system, SCENARIOS[sname], conc, url, pid)
+                    for tool in tools:
+                        measure(ctx, system, scen, conc, url, pid, tool=tool)
     finally:
         for svc in ctx.services[-len(systems) :] if systems else []:
             svc.stop()
@@ -618,6 +665,8 @@ def run_all(ctx: Ctx) -> None:
     matrix(ctx, systems, a.matrix)
     if lsvc is not None:
         lsvc.stop()
+    log("phase 2b: concurrency 1 with the gateway on the client's CPU")
+    one_cpu_latency(ctx, svc, url)
     if "profile" in a.extras:
         log("phase 3: profile")
         profile(ctx, svc, url)
