@@ -40,6 +40,7 @@ from typing import Any
 import harness
 import pyspy
 import report
+from cpucap import CpuCaps
 from harness import Monitor, Service, free_port, pinned
 from scenarios import (
     BENCH_KEY,
@@ -479,17 +480,41 @@ def one_cpu_latency(ctx: Ctx, svc: Service, url: str) -> None:
             measure(ctx, DIRECT_APART, SCENARIOS[twin], 1, mock_url, ctx.mock.pid)
 
 
+WORKER_CAP = 0.5  # of a core, per worker process, in the capped pair
+
+
 def workers2(ctx: Ctx, help_text: str) -> None:
+    """One worker against two: uncapped (the machine's limit), then, where cgroups allow,
+    with every worker process capped at the same share of a core (the gateway's scaling)."""
     if "--workers" not in help_text:
         ctx.note("`wirebridge serve` has no --workers option yet: the 2-worker scenario skipped")
         return
-    systems = []
+    _worker_pair(ctx, "unpinned", None)
+    caps = CpuCaps.available()
+    if caps is None:
+        ctx.note("no writable cgroup cpu controller: the capped worker pair skipped")
+        return
+    ctx.extra["worker_cap"] = WORKER_CAP
+    try:
+        _worker_pair(ctx, "capped", caps)
+    finally:
+        caps.release()
+
+
+def _worker_pair(ctx: Ctx, kind: str, caps: CpuCaps | None) -> None:
+    systems: list[tuple[str, str, int]] = []
+    started: list[Service] = []
     try:
         for workers in (1, 2):
             svc, url = start_wirebridge(
-                ctx, f"wirebridge-{workers}w-unpinned", workers=workers, pin=False
+                ctx, f"wirebridge-{workers}w-{kind}", workers=workers, pin=False
             )
-            systems.append((f"wb-{workers}w-unpinned", url, svc.pid))
+            started.append(svc)
+            if caps is not None:
+                procs = harness.tree(svc.pid)
+                for pid in procs if workers == 1 else procs[1:]:  # the workers, not the parent
+                    caps.cap(pid, WORKER_CAP)
+            systems.append((f"wb-{workers}w-{kind}", url, svc.pid))
         for sname in ("responses-json", "responses-sse"):
             scen = SCENARIOS[sname]
             # wrk too: the Python load generator needs a good part of a core for itself, and
@@ -500,7 +525,7 @@ def workers2(ctx: Ctx, help_text: str) -> None:
                     for tool in tools:
                         measure(ctx, system, scen, conc, url, pid, tool=tool)
     finally:
-        for svc in ctx.services[-len(systems) :] if systems else []:
+        for svc in started:
             svc.stop()
 
 
