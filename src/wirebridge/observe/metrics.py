@@ -11,7 +11,11 @@ metric                                       kind       labels
 ``wirebridge_upstream_errors_total``         counter    provider, status
 ``wirebridge_upstream_retries_total``        counter    provider
 ``wirebridge_streams_in_flight``             gauge      front_door
+``wirebridge_memory_releases_total``         counter    malloc_trim (yes|no)
 ===========================================  =========  ====================================
+
+``wirebridge_memory_releases_total`` counts the times memory was given back after a burst of
+requests (``observe/memory.py``); ``malloc_trim`` says whether glibc's heap was trimmed too.
 
 ``front_door`` is responses, chat, messages, websocket or other. ``model`` is the configured
 model or alias that answered; other names (``provider@model``, Claude names) are kept up to
@@ -124,6 +128,13 @@ class Metrics:
             registry=reg,
             multiprocess_mode="livesum",
         )
+        self.memory_releases = Counter(
+            "wirebridge_memory_releases_total",
+            "Times the process gave memory back after a burst of requests, by whether glibc's "
+            "heap was trimmed (malloc_trim) or only garbage collected.",
+            ("malloc_trim",),
+            registry=reg,
+        )
 
     # -- labels ----------------------------------------------------------------------------------
 
@@ -177,6 +188,9 @@ class Metrics:
 
     def stream_ended(self, front_door: str) -> None:
         self._child(self.streams, front_door).dec()
+
+    def memory_released(self, trimmed: bool) -> None:
+        self._child(self.memory_releases, "yes" if trimmed else "no").inc()
 
     # -- exposition --------------------------------------------------------------------------------
 

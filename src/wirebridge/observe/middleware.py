@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 
 from wirebridge.config.model import Config
-from wirebridge.observe import logs, metrics, tracing
+from wirebridge.observe import logs, memory, metrics, tracing
 from wirebridge.observe.context import CURRENT, RequestContext, report
 
 CTX = web.RequestKey("ctx", RequestContext)
@@ -98,6 +98,8 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     id_token = logs.REQUEST_ID.set(ctx.request_id)
     if tracing.TRACER is not None:
         ctx.span = tracing.start_request(ctx, request.headers)
+    releaser = memory.RELEASER
+    releaser.enter()
     try:
         if logs.BODIES and logs.REQUEST_LOG.isEnabledFor(logging.DEBUG):
             ctx.bodies = True
@@ -118,6 +120,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
             _log_response(resp)
         return resp
     finally:
+        releaser.leave()
         report(ctx)
         logs.REQUEST_ID.reset(id_token)
         CURRENT.reset(ctx_token)
@@ -153,10 +156,12 @@ def _log_response(resp: web.StreamResponse) -> None:
 
 
 def setup(app: web.Application, config: Config) -> None:
-    """Metrics labels, the log format and filter, tracing; the middleware and the signal are
-    registered by the app factory itself (``request_middleware`` first)."""
+    """Metrics labels, the log format and filter, tracing, memory release after bursts; the
+    middleware and the signal are registered by the app factory itself (``request_middleware``
+    first)."""
     server = config.server
     metrics.configure([*config.models, *config.aliases])
+    releaser = memory.install(server.memory_release_burst, server.memory_release_interval)
     logs.install(server.log_format, server.log_bodies)
     if tracing.setup(tracing.endpoint(server.otel_endpoint)):
 
@@ -166,6 +171,7 @@ def setup(app: web.Application, config: Config) -> None:
         app.on_cleanup.append(_flush)
 
     async def _exited(app: web.Application) -> None:
+        await releaser.close()
         metrics.METRICS.process_exited()
 
     app.on_cleanup.append(_exited)
