@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.tls import self_signed
+from wirebridge.transport import connection
 from wirebridge.transport.client import ConnectionBroken, HttpClient, target
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -114,6 +115,44 @@ async def test_chunked_body_arrives_as_it_is_sent() -> None:
         assert await resp.chunk() == b"first"
         go_on.set()
         assert [c async for c in resp.iter_any()] == [b"second"]
+        await client.close()
+
+
+async def test_a_released_answer_is_read_to_its_end_and_its_connection_reused() -> None:
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        while await srv.request(r):
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nlast\r\n")
+            await asyncio.sleep(0.05)  # the terminator comes after the caller stopped reading
+            w.write(b"0\r\n\r\n")
+
+    async with serving(script) as srv:
+        client = HttpClient()
+        for _ in range(3):
+            resp = await post(client, f"http://127.0.0.1:{srv.port}/s")
+            assert await resp.chunk() == b"last"
+            resp.release()
+            resp.close()  # the adapters' cleanup: no effect on an answer being drained
+            await asyncio.sleep(0.1)
+        await client.close()
+    assert srv.connections == 1
+
+
+async def test_a_released_answer_that_never_ends_gives_up_its_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(connection, "DRAIN_SECONDS", 0.2)
+
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await srv.request(r)
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nlast\r\n")
+        await r.read()  # never ends the body; returns when the client hangs up
+
+    async with serving(script) as srv:
+        client = HttpClient()
+        resp = await post(client, f"http://127.0.0.1:{srv.port}/s")
+        assert await resp.chunk() == b"last"
+        resp.release()
+        await asyncio.wait_for(srv.closed.wait(), 2)
         await client.close()
 
 

@@ -21,6 +21,9 @@ import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
 HIGH_WATER = 256 * 1024  # bytes buffered for a slow reader before the socket is paused
+DRAIN_SECONDS = 2.0  # how long the end of an answer read no further is waited for
+DRAIN_BYTES = 256 * 1024  # ... and how much of it, before its connection is given up
+_DRAINS: set[asyncio.Task[None]] = set()  # strong references while they run
 _NO_BODY = frozenset({204, 304})
 
 
@@ -166,6 +169,7 @@ class Response:
         self._exc: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._inflate: zlib._Decompress | None = None
+        self._draining = False
 
     @property
     def content_type(self) -> str:
@@ -245,11 +249,29 @@ class Response:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def release(self) -> None:
-        """Done with the answer: a complete one left its connection in the pool already."""
-        self.close()
+        """Done reading, and the answer is over for the caller (a stream's terminal event came):
+        the rest, usually just the chunked terminator, is read in the background so that the
+        connection goes back to the pool instead of costing a new (TLS) handshake next time."""
+        if self.complete or self._draining:
+            return
+        self._draining = True
+        self._deadline = self._conn.loop.time() + DRAIN_SECONDS
+        task = self._conn.loop.create_task(self._drain())
+        _DRAINS.add(task)
+        task.add_done_callback(_DRAINS.discard)
+
+    async def _drain(self) -> None:
+        left = DRAIN_BYTES
+        try:
+            while data := await self.chunk():
+                left -= len(data)
+                if left < 0:
+                    raise ConnectionBroken("too much of the answer left to read")
+        except (ConnectionBroken, TimeoutError):
+            self._conn.close()
 
     def close(self) -> None:
-        if not self.complete:
+        if not self.complete and not self._draining:
             self.complete = True
             self._exc = self._exc or ConnectionBroken("The answer was abandoned.")
             self._conn.close()

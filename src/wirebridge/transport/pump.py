@@ -44,6 +44,7 @@ async def pump(
             if batch:
                 yield batch
             if ended:
+                resp.release()  # what follows the end is read apart, to keep the connection
                 break
         else:
             batch, ended = _decode(parser.close(), decoder, stop_when_finished)
