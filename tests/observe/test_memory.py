@@ -156,6 +156,27 @@ def test_waits_for_the_count_to_fall_to_an_eighth(monkeypatch: pytest.MonkeyPatc
     asyncio.run(run())
 
 
+def test_waits_while_the_tail_drains(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory, "SETTLE", 0.3)
+
+    async def run() -> None:
+        r = Releaser(burst=8, interval=0.01, trim=None)
+        for _ in range(16):
+            r.enter()
+        for _ in range(14):
+            r.leave()  # low water: scheduled; it looks every 0.3 s while the count falls
+        await asyncio.sleep(0.45)
+        for _ in range(2):
+            assert r.releases == 0
+            r.leave()
+            await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)
+        assert r.releases == 1 and r.peak == 0
+        await r.close()
+
+    asyncio.run(run())
+
+
 def test_without_glibc_only_collects() -> None:
     async def run() -> Releaser:
         r = Releaser(burst=1, interval=1, trim=None)

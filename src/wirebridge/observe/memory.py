@@ -19,6 +19,7 @@ keep it:
 and has fallen to an eighth of its peak, runs ``gc.collect()`` on the loop and glibc's
 ``malloc_trim(0)`` in a thread (it holds no GIL and takes a few to tens of milliseconds). It
 waits ``SETTLE`` seconds first and looks again, so a dip between two waves does not trigger it,
+then waits while the count keeps falling, so that the burst's tail is given back too,
 and runs at most once per ``interval`` seconds: a burst that ends sooner is released when the
 interval is up. Long-lived requests (WebSocket connections) count as in flight all along, which
 is why the low water is relative to the peak rather than zero. Without glibc only the
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import ctypes
 import gc
 import logging
@@ -93,7 +95,10 @@ class Releaser:
     def leave(self) -> None:
         self.in_flight -= 1
         if self.peak >= self.burst and self._task is None and self._low():
-            self._task = asyncio.get_running_loop().create_task(self._release_when_quiet())
+            # A context of its own: the request that happened to end the burst is not its owner.
+            self._task = asyncio.get_running_loop().create_task(
+                self._release_when_quiet(), context=contextvars.Context()
+            )
 
     def _low(self) -> bool:
         return self.in_flight * LOW_FRACTION <= self.peak
@@ -101,6 +106,14 @@ class Releaser:
     async def _release_when_quiet(self) -> None:
         try:
             await asyncio.sleep(max(SETTLE, self._last + self.interval - time.monotonic()))
+            # The burst's tail may still be draining: what it frees is only given back if the
+            # release waits for it, so wait while the count keeps falling (WebSockets: it stops).
+            before = self.in_flight
+            while self.in_flight > 0 and self._low():
+                await asyncio.sleep(SETTLE)
+                if self.in_flight >= before:
+                    break
+                before = self.in_flight
             # Busy again: the next leave() that finds the count low schedules it anew.
             if self._low():
                 await self.release()
