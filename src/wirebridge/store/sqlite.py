@@ -1,26 +1,28 @@
 """The default store: one SQLite file, WAL mode, driven by ``sqlite3`` on dedicated threads.
 
 Why threads of our own rather than an async driver: every operation here is one Python function
-that runs a whole transaction on the connection's thread, so a ``put`` (response, items, commit)
-costs one thread hop, and no other coroutine's statement can land inside someone else's
-transaction. Writes go to a single writer thread — one writer connection, so the gateway never
-contends with itself for SQLite's write lock and never sees "database is locked" (other
-processes sharing the file are absorbed by ``busy_timeout``). Reads go to a small pool of
+that runs on the connection's thread, so no other coroutine's statement can land inside someone
+else's transaction. Writes go to a single writer thread (``sqlite_writer.GroupWriter``) — one
+writer connection, so the gateway never contends with itself for SQLite's write lock and never
+sees "database is locked" (other processes sharing the file are absorbed by ``busy_timeout``).
+It commits writes in groups: each write in its own savepoint, one COMMIT (one fsync) for all
+the writes waiting, one wake-up of the event loop for their answers. Reads go to a small pool of
 reader threads with their own connections; in WAL mode they run alongside the writer.
 
-``synchronous=FULL``: a commit is on disk when ``put`` returns, as the contract requires.
+``synchronous=FULL``: a write's COMMIT is on disk when ``put`` returns, as the contract requires.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +42,9 @@ from wirebridge.store.base import (
     window,
 )
 from wirebridge.store.migrations import VERSION_TABLE, migrations, pending
+from wirebridge.store.sqlite_batch import Merge
+from wirebridge.store.sqlite_put import put_many, put_one
+from wirebridge.store.sqlite_writer import GroupWriter, WriterClosed
 
 T = TypeVar("T")
 
@@ -47,8 +52,9 @@ BUSY_TIMEOUT_MS = 5000
 READERS = 2
 
 
+@functools.lru_cache(maxsize=64)
 def _q(statement: str) -> str:
-    return sql.for_sqlite(statement)
+    return sql.for_sqlite(statement)  # a regex substitution: once per statement, not per call
 
 
 class SQLiteStore:
@@ -56,19 +62,21 @@ class SQLiteStore:
 
     def __init__(self, path: Path, readers: int = READERS) -> None:
         self.path = path
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="wirebridge-sqlite-w")
+        self._writer: GroupWriter | None = None
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="wirebridge-sqlite-r")
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
-        self._wconn: sqlite3.Connection | None = None
         self._closed = False
 
     @classmethod
     async def open(cls, path: Path, readers: int = READERS) -> SQLiteStore:
         store = cls(Path(path), readers)
         try:
-            await store._write(store._open_writer)
+            loop = asyncio.get_running_loop()
+            conn = await store._guard("open", loop.run_in_executor(None, store._open_writer))
+            store._writer = GroupWriter(conn)
+            store._writer.start()
         except BaseException:
             await store.close()
             raise
@@ -88,14 +96,15 @@ class SQLiteStore:
             self._conns.append(conn)
         return conn
 
-    def _open_writer(self) -> None:
+    def _open_writer(self) -> sqlite3.Connection:
+        """The writer connection, set up and migrated; handed to the writer thread after."""
         _prepare_file(self.path)
         conn = self._connect()
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        self._wconn = conn
         _migrate(conn, self.path)
+        return conn
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -105,27 +114,28 @@ class SQLiteStore:
             self._local.conn = conn
         return conn
 
-    @property
-    def _w(self) -> sqlite3.Connection:
-        assert self._wconn is not None
-        return self._wconn
-
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._run(self._writer, fn, *args)
+    async def _write(self, fn: Callable[..., T], *args: Any, merge: Merge | None = None) -> T:
+        """Run ``fn(conn, *args)`` in the writer's next group commit; returns once committed."""
+        if self._closed or self._writer is None:
+            raise StoreError(f"sqlite store {self.path} is closed")
+        return await self._guard(fn.__name__, self._writer.submit(fn, *args, merge=merge))
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._run(self._readers, fn, *args)
-
-    async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise StoreError(f"sqlite store {self.path} is closed")
         loop = asyncio.get_running_loop()
+        return await self._guard(fn.__name__, loop.run_in_executor(self._readers, fn, *args))
+
+    async def _guard(self, what: str, pending: Awaitable[T]) -> T:
+        """``pending``'s result, with SQLite's and the OS's errors as ``StoreError``."""
         try:
-            return await loop.run_in_executor(pool, fn, *args)
+            return await pending
         except sqlite3.Error as exc:
-            raise StoreError(f"sqlite store {self.path}: {fn.__name__}: {exc}") from exc
+            raise StoreError(f"sqlite store {self.path}: {what}: {exc}") from exc
         except OSError as exc:
             raise StoreError(f"sqlite store {self.path}: {exc.strerror or exc}") from exc
+        except WriterClosed:
+            raise StoreError(f"sqlite store {self.path} is closed") from None
 
     # -- the contract --------------------------------------------------------------------------
 
@@ -140,13 +150,7 @@ class SQLiteStore:
             sql.dumps(rec.response),
         )
         items = sql.item_rows(rec.id, rec.input_items)  # encoded here: a TypeError stays one
-        await self._write(self._put, row, items)
-
-    def _put(self, row: tuple[Any, ...], items: list[tuple[Any, ...]]) -> None:
-        with _transaction(self._w):
-            self._w.execute(_q(sql.UPSERT_RESPONSE), row)
-            self._w.execute(_q(sql.DELETE_ITEMS), (row[0],))
-            self._w.executemany(_q(sql.INSERT_ITEM), items)
+        await self._write(put_one, row, items, merge=put_many)
 
     async def get(self, id: str, owner: str) -> StoredResponse | None:
         return await self._read(self._get, id, owner, time.time())
@@ -172,10 +176,9 @@ class SQLiteStore:
     async def delete(self, id: str, owner: str) -> bool:
         return await self._write(self._delete, id, owner, time.time())
 
-    def _delete(self, id: str, owner: str, now: float) -> bool:
-        with _transaction(self._w):
-            cur = self._w.execute(_q(sql.DELETE_RESPONSE), (id, owner, sql.now_arg(now)))
-        return cur.rowcount > 0
+    @staticmethod
+    def _delete(w: sqlite3.Connection, id: str, owner: str, now: float) -> bool:
+        return w.execute(_q(sql.DELETE_RESPONSE), (id, owner, sql.now_arg(now))).rowcount > 0
 
     async def input_items(
         self,
@@ -217,9 +220,9 @@ class SQLiteStore:
     async def append_event(self, id: str, seq: int, event: dict[str, Any]) -> None:
         await self._write(self._exec, sql.APPEND_EVENT, (id, seq, sql.dumps(event)))
 
-    def _exec(self, statement: str, args: tuple[Any, ...]) -> None:
-        with _transaction(self._w):
-            self._w.execute(_q(statement), args)
+    @staticmethod
+    def _exec(w: sqlite3.Connection, statement: str, args: tuple[Any, ...]) -> None:
+        w.execute(_q(statement), args)
 
     async def events(self, id: str, after: int) -> list[dict[str, Any]]:
         rows = await self._read(self._fetch, sql.SELECT_EVENTS, (id, after))
@@ -234,16 +237,16 @@ class SQLiteStore:
     async def recover(self, now: float) -> list[str]:
         return await self._write(self._recover, now)
 
-    def _recover(self, now: float) -> list[str]:
+    @staticmethod
+    def _recover(w: sqlite3.Connection, now: float) -> list[str]:
         recovered = []
-        with _transaction(self._w):
-            rows = self._w.execute(_q(sql.SELECT_STALE), sql.stale_args(now)).fetchall()
-            for id, status, lease_until, created_at, response in rows:
-                if not is_stale(status, lease_until, created_at, now):
-                    continue
-                failed = sql.dumps(mark_failed(orjson.loads(response)))
-                self._w.execute(_q(sql.MARK_FAILED), (id, failed))
-                recovered.append(id)
+        rows = w.execute(_q(sql.SELECT_STALE), sql.stale_args(now)).fetchall()
+        for id, status, lease_until, created_at, response in rows:
+            if not is_stale(status, lease_until, created_at, now):
+                continue
+            failed = sql.dumps(mark_failed(orjson.loads(response)))
+            w.execute(_q(sql.MARK_FAILED), (id, failed))
+            recovered.append(id)
         return recovered
 
     async def request_cancel(self, id: str) -> None:
@@ -256,9 +259,9 @@ class SQLiteStore:
     async def gc(self, now: float) -> int:
         return await self._write(self._gc, now)
 
-    def _gc(self, now: float) -> int:
-        with _transaction(self._w):
-            return self._w.execute(_q(sql.GC), (sql.now_arg(now),)).rowcount
+    @staticmethod
+    def _gc(w: sqlite3.Connection, now: float) -> int:
+        return int(w.execute(_q(sql.GC), (sql.now_arg(now),)).rowcount)
 
     async def ping(self) -> None:
         await self._read(self._fetch, "SELECT 1", ())
@@ -278,18 +281,19 @@ class SQLiteStore:
         when = int(time.time()) if at is None else at
         return await self._write(self._revoke_key, key_id, when)
 
-    def _revoke_key(self, key_id: str, at: int) -> bool:
-        with _transaction(self._w):
-            return self._w.execute(_q(sql.REVOKE_KEY), (key_id, at)).rowcount > 0
+    @staticmethod
+    def _revoke_key(w: sqlite3.Connection, key_id: str, at: int) -> bool:
+        return w.execute(_q(sql.REVOKE_KEY), (key_id, at)).rowcount > 0
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         loop = asyncio.get_running_loop()
-        # Let queued work finish (a put in flight must still commit), then close every
+        # Let queued writes commit (a put in flight must not be lost), then close every
         # connection once no thread can touch it.
-        await loop.run_in_executor(None, self._writer.shutdown, True)
+        if self._writer is not None:
+            await self._writer.stop()
         await loop.run_in_executor(None, self._readers.shutdown, True)
         with self._conns_lock:
             conns, self._conns = self._conns, []
