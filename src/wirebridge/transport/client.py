@@ -7,9 +7,10 @@ quarter of the gateway's CPU per request and a tenth of a millisecond of latency
 concurrency 1 (bench/README.md, "HTTP client"). This client does one thing: write a request in
 one ``write`` over a pooled connection and hand back a ``Response`` (``connection.py``).
 
-Connections are kept per (scheme, host, port, proxy), most recently used first, and dropped
-after ``keepalive`` seconds idle. A request that finds its reused connection closed before any
-byte of the answer (the upstream timed it out as we sent) is sent once more on a fresh one.
+Idle connections are kept per (scheme, host, port, proxy) in a ``Pool`` (``pool.py``): most
+recently used first, a bounded number, dropped after ``keepalive`` seconds idle. A request
+that finds its reused connection closed before any byte of the answer (the upstream timed it
+out as we sent) is sent once more on a fresh one.
 Proxies: ``http://`` upstreams through a forward proxy (absolute-form request line),
 ``https://`` ones through a ``CONNECT`` tunnel; credentials in the proxy URL become
 ``Proxy-Authorization``.
@@ -26,6 +27,7 @@ from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from wirebridge.transport.connection import Connection, ConnectionBroken, ReadTimeout, Response
+from wirebridge.transport.pool import MAX_IDLE, Pool
 
 KEEPALIVE = 60.0
 
@@ -84,10 +86,14 @@ def _proxy(url: str) -> Proxy:
 class HttpClient:
     """One per process (the gateway's); ``close`` when done."""
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None, keepalive: float = KEEPALIVE):
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        keepalive: float = KEEPALIVE,
+        max_idle: int = MAX_IDLE,
+    ) -> None:
         self._ssl = ssl_context
-        self._keepalive = keepalive
-        self._idle: dict[tuple[bool, str, int, Proxy | None], list[Connection]] = {}
+        self.pool = Pool(keepalive, max_idle)
         self._open: set[Connection] = set()
 
     async def post(
@@ -108,7 +114,8 @@ class HttpClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + total_timeout if total_timeout is not None else None
         for _ in range(2):
-            conn, reused = self._pooled(where, loop)
+            conn = self.pool.take(where.pool_key, loop.time())
+            reused = conn is not None
             if conn is None:
                 conn = await self._connect(where, loop, connect_timeout, deadline)
             resp = Response(conn, read_timeout, deadline)
@@ -125,36 +132,30 @@ class HttpClient:
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
     async def close(self) -> None:
+        self.pool.close()
         for conn in list(self._open):
             conn.close()
         self._open.clear()
-        self._idle.clear()
 
     # -- the pool ------------------------------------------------------------------------------
 
-    def _pooled(
-        self, where: Target, loop: asyncio.AbstractEventLoop
-    ) -> tuple[Connection | None, bool]:
-        idle = self._idle.get(where.pool_key)
-        stale_before = loop.time() - self._keepalive
-        while idle:
-            conn = idle.pop()
-            if not conn.closed and conn.idle_since > stale_before:
-                return conn, True
-            conn.close()
-        return None, False
-
     def _give_back(self, where: Target) -> Callable[[Connection], None]:
         key = where.pool_key
+        return lambda conn: self.pool.put(key, conn)
 
-        def give_back(conn: Connection) -> None:
-            self._idle.setdefault(key, []).append(conn)
+    def _forget(self, where: Target) -> Callable[[Connection], None]:
+        key = where.pool_key
 
-        return give_back
+        def forget(conn: Connection) -> None:
+            self._open.discard(conn)
+            self.pool.discard(key, conn)
 
-    def _forget(self, conn: Connection) -> None:
-        self._open.discard(conn)
+        return forget
 
     async def _connect(
         self,
@@ -165,7 +166,7 @@ class HttpClient:
     ) -> Connection:
         if deadline is not None:
             timeout = min(timeout, deadline - loop.time())
-        conn = _TrackedConnection(loop, self._give_back(where), self._forget)
+        conn = _TrackedConnection(loop, self._give_back(where), self._forget(where))
         try:
             async with asyncio.timeout(max(timeout, 0.0)):
                 await self._open_transport(where, loop, conn)
