@@ -11,7 +11,8 @@ from scenarios import CHUNKS, SCENARIOS, SLOW_DELAY_MS
 DIRECT = "mock (direct)"
 ONE_CPU = "wirebridge (one CPU)"
 DIRECT_APART = "mock (direct, other CPU)"
-SYSTEM_ORDER = [DIRECT, "wirebridge", ONE_CPU, "wirebridge+feat", "litellm"]
+MALLOC = "wirebridge (PYTHONMALLOC=malloc)"
+SYSTEM_ORDER = [DIRECT, "wirebridge", ONE_CPU, MALLOC, "wirebridge+feat", "litellm"]
 
 # the targets of issue 7
 T_JSON_RATIO = 30.0
@@ -221,6 +222,15 @@ def targets(data: dict[str, Any], rs: Records) -> list[str]:
             f"{slow['server_peak_rss_mb']} → {after} MB {slow['settle_s']:g} s later",
             slow["errors"] == 0 and slow["requests"] == slow["concurrency"] and back,
         )
+        m = rs.get(MALLOC, "slow-streams", data["args"]["slow_streams"])
+        if m is not None:
+            mb, ma = m["rss_before_mb"], m["rss_after_mb"]
+            m_back = ma <= mb + max(10.0, 0.10 * mb)
+            add(
+                "… the same with `PYTHONMALLOC=malloc` (an option, not the default)",
+                f"{m['errors']} errors; RSS {mb} → peak {m['server_peak_rss_mb']} → {ma} MB",
+                m["errors"] == 0 and m_back,
+            )
     add(*_workers_target(data, rs))
     return ["## Targets", "", *_table(["target", "measured", "result"], rows), ""]
 
@@ -463,7 +473,9 @@ def slow_streams(data: dict[str, Any], rs: Records) -> list[str]:
         "server CPU",
         "error samples",
     ]
-    rows = [[k, dv, wv] for k, dv, wv in zip(names, col(d, False), col(r, True), strict=True)]
+    m = rs.get(MALLOC, "slow-streams", n)
+    cols = [col(d, False), col(r, True)] + ([col(m, True)] if m else [])
+    rows = [[k, *vals] for k, *vals in zip(names, *cols, strict=True)]
     return [
         "## Slow streams",
         "",
@@ -475,7 +487,7 @@ def slow_streams(data: dict[str, Any], rs: Records) -> list[str]:
         + ". The same client first opens the same number of chat streams straight from the "
         "slow mock, to show that the client and the mock take them.",
         "",
-        *_table(["", "mock directly (chat SSE)", "wirebridge"], rows),
+        *_table(["", "mock directly (chat SSE)", "wirebridge", *([MALLOC] if m else [])], rows),
         "",
     ]
 

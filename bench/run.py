@@ -273,7 +273,13 @@ def check_config(ctx: Ctx, path: Path) -> str | None:
 
 
 def start_wirebridge(
-    ctx: Ctx, name: str, *, workers: int = 1, features: bool = False, pin: bool = True
+    ctx: Ctx,
+    name: str,
+    *,
+    workers: int = 1,
+    features: bool = False,
+    pin: bool = True,
+    env_extra: dict[str, str] | None = None,
 ) -> tuple[Service, str]:
     port = free_port()
     home = ctx.tmp / f"home-{name}"
@@ -290,7 +296,7 @@ def start_wirebridge(
     cmd = [ctx.python, "-m", "wirebridge", "serve", "--config", str(cfg)]
     if workers > 1:
         cmd += ["--workers", str(workers)]
-    env = {**os.environ, "WIREBRIDGE_HOME": str(home)}
+    env = {**os.environ, "WIREBRIDGE_HOME": str(home), **(env_extra or {})}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     cpus = ctx.gw_cpus if pin else None
     svc = Service(name, pinned(cmd, cpus), ctx.raw / f"{name}.log", env).start()
@@ -374,21 +380,40 @@ def features(ctx: Ctx, bare_url: str, bare_pid: int) -> None:
         svc.stop()
 
 
-def slow_streams(ctx: Ctx, svc: Service, url: str) -> None:
+MALLOC = "wirebridge (PYTHONMALLOC=malloc)"
+
+
+def slow_streams_malloc(ctx: Ctx) -> None:
+    """The slow streams again on a gateway whose Python allocates through glibc's malloc:
+    pymalloc's arenas stay pinned by a few long-lived blocks after a burst, glibc's heap can
+    be trimmed (README, "Memory"). Its CPU cost is measured on the usual c=16 runs first."""
+    svc, url = start_wirebridge(ctx, "wirebridge-malloc", env_extra={"PYTHONMALLOC": "malloc"})
+    try:
+        for name in ("responses-json", "responses-sse"):
+            if 16 in ctx.args.concurrency:
+                measure(ctx, MALLOC, SCENARIOS[name], 16, url, svc.pid)
+        slow_streams(ctx, svc, url, system=MALLOC, direct=False)
+    finally:
+        svc.stop()
+
+
+def slow_streams(
+    ctx: Ctx, svc: Service, url: str, *, system: str = "wirebridge", direct: bool = True
+) -> None:
     n = ctx.args.slow_streams
     scen = SCENARIOS["responses-sse"]
     log(f"slow streams: {n} concurrent, {CHUNKS} chunks, {SLOW_DELAY_MS:g} ms apart")
     assert ctx.slow is not None
-    # the same streams straight from the slow mock: the client and the mock can take them
-    measure(
-        ctx, DIRECT, SCENARIOS["chat-sse"], n, f"http://127.0.0.1:{ctx.slow_port}", ctx.slow.pid,
-        label="slow-streams", per_worker=1, ramp=ctx.args.slow_ramp,
-    )  # fmt: skip
+    if direct:  # the same streams straight from the slow mock: the client and the mock take them
+        measure(
+            ctx, DIRECT, SCENARIOS["chat-sse"], n, f"http://127.0.0.1:{ctx.slow_port}",
+            ctx.slow.pid, label="slow-streams", per_worker=1, ramp=ctx.args.slow_ramp,
+        )  # fmt: skip
     time.sleep(2)
     before = sum(harness.proc_mem(p).get("VmRSS", 0) for p in harness.tree(svc.pid))
     fds_before = _fds(svc.pid)
     rec = measure(
-        ctx, "wirebridge", scen, n, url, svc.pid, label="slow-streams",
+        ctx, system, scen, n, url, svc.pid, label="slow-streams",
         body={"model": SLOW_MODEL}, per_worker=1, ramp=ctx.args.slow_ramp, count_fds=True,
     )  # fmt: skip
     time.sleep(ctx.args.settle)
@@ -702,6 +727,9 @@ def run_all(ctx: Ctx) -> None:
         log("phase 5: slow streams")
         slow_streams(ctx, svc, url)
     svc.stop()
+    if "slow-streams" in a.extras and not a.quick:
+        log("phase 5b: slow streams with PYTHONMALLOC=malloc")
+        slow_streams_malloc(ctx)
     if "workers2" in a.extras:
         log("phase 6: two workers")
         workers2(ctx, help_text)
