@@ -103,6 +103,9 @@ class SQLiteStore:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # The merged multi-row writes need temporary B-trees: in memory, not a file created
+        # and unlinked in /var/tmp for every batch (strace: 6 system calls a commit).
+        conn.execute("PRAGMA temp_store = MEMORY")
         _migrate(conn, self.path)
         return conn
 
