@@ -11,8 +11,8 @@ from scenarios import CHUNKS, SCENARIOS, SLOW_DELAY_MS
 DIRECT = "mock (direct)"
 ONE_CPU = "wirebridge (one CPU)"
 DIRECT_APART = "mock (direct, other CPU)"
-MALLOC = "wirebridge (PYTHONMALLOC=malloc)"
-SYSTEM_ORDER = [DIRECT, "wirebridge", ONE_CPU, MALLOC, "wirebridge+feat", "litellm"]
+PYMALLOC = "wirebridge (PYTHONMALLOC=pymalloc)"
+SYSTEM_ORDER = [DIRECT, "wirebridge", ONE_CPU, PYMALLOC, "wirebridge+feat", "litellm"]
 
 # the targets of issue 7
 T_JSON_RATIO = 30.0
@@ -222,12 +222,12 @@ def targets(data: dict[str, Any], rs: Records) -> list[str]:
             f"{slow['server_peak_rss_mb']} → {after} MB {slow['settle_s']:g} s later",
             slow["errors"] == 0 and slow["requests"] == slow["concurrency"] and back,
         )
-        m = rs.get(MALLOC, "slow-streams", data["args"]["slow_streams"])
+        m = rs.get(PYMALLOC, "slow-streams", data["args"]["slow_streams"])
         if m is not None:
             mb, ma = m["rss_before_mb"], m["rss_after_mb"]
             m_back = ma <= mb + max(10.0, 0.10 * mb)
             add(
-                "… the same with `PYTHONMALLOC=malloc` (an option, not the default)",
+                "… the same under pymalloc (`PYTHONMALLOC=pymalloc`, not the default)",
                 f"{m['errors']} errors; RSS {mb} → peak {m['server_peak_rss_mb']} → {ma} MB",
                 m["errors"] == 0 and m_back,
             )
@@ -473,7 +473,7 @@ def slow_streams(data: dict[str, Any], rs: Records) -> list[str]:
         "server CPU",
         "error samples",
     ]
-    m = rs.get(MALLOC, "slow-streams", n)
+    m = rs.get(PYMALLOC, "slow-streams", n)
     cols = [col(d, False), col(r, True)] + ([col(m, True)] if m else [])
     rows = [[k, *vals] for k, *vals in zip(names, *cols, strict=True)]
     return [
@@ -487,7 +487,7 @@ def slow_streams(data: dict[str, Any], rs: Records) -> list[str]:
         + ". The same client first opens the same number of chat streams straight from the "
         "slow mock, to show that the client and the mock take them.",
         "",
-        *_table(["", "mock directly (chat SSE)", "wirebridge", *([MALLOC] if m else [])], rows),
+        *_table(["", "mock directly (chat SSE)", "wirebridge", *([PYMALLOC] if m else [])], rows),
         "",
     ]
 

@@ -380,19 +380,20 @@ def features(ctx: Ctx, bare_url: str, bare_pid: int) -> None:
         svc.stop()
 
 
-MALLOC = "wirebridge (PYTHONMALLOC=malloc)"
+PYMALLOC = "wirebridge (PYTHONMALLOC=pymalloc)"
 
 
-def slow_streams_malloc(ctx: Ctx) -> None:
-    """The slow streams again on a gateway whose Python allocates through glibc's malloc:
-    pymalloc's arenas stay pinned by a few long-lived blocks after a burst, glibc's heap can
-    be trimmed (README, "Memory"). Its CPU cost is measured on the usual c=16 runs first."""
-    svc, url = start_wirebridge(ctx, "wirebridge-malloc", env_extra={"PYTHONMALLOC": "malloc"})
+def slow_streams_pymalloc(ctx: Ctx) -> None:
+    """The slow streams again on a gateway kept on Python's own allocator (``serve`` switches
+    to glibc's malloc by default, ``cli/allocator.py``): what the default saves in memory
+    after a burst, and, on the usual c=16 runs first, what it costs in CPU."""
+    env = {"PYTHONMALLOC": "pymalloc"}
+    svc, url = start_wirebridge(ctx, "wirebridge-pymalloc", env_extra=env)
     try:
         for name in ("responses-json", "responses-sse"):
             if 16 in ctx.args.concurrency:
-                measure(ctx, MALLOC, SCENARIOS[name], 16, url, svc.pid)
-        slow_streams(ctx, svc, url, system=MALLOC, direct=False)
+                measure(ctx, PYMALLOC, SCENARIOS[name], 16, url, svc.pid)
+        slow_streams(ctx, svc, url, system=PYMALLOC, direct=False)
     finally:
         svc.stop()
 
@@ -728,8 +729,8 @@ def run_all(ctx: Ctx) -> None:
         slow_streams(ctx, svc, url)
     svc.stop()
     if "slow-streams" in a.extras and not a.quick:
-        log("phase 5b: slow streams with PYTHONMALLOC=malloc")
-        slow_streams_malloc(ctx)
+        log("phase 5b: slow streams under pymalloc")
+        slow_streams_pymalloc(ctx)
     if "workers2" in a.extras:
         log("phase 6: two workers")
         workers2(ctx, help_text)

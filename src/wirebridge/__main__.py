@@ -1,5 +1,3 @@
-import sys
+from wirebridge.cli.launch import run
 
-from wirebridge.cli.main import main
-
-sys.exit(main())
+run()

@@ -103,7 +103,7 @@ class ServerConfig:
     models_cache_ttl: float = 300.0  # seconds GET /v1/models keeps providers' model lists
     # After this many requests were in flight at once (0: never), give the memory back to the
     # system (gc, glibc malloc_trim) once they are down to an eighth; observe/memory.py.
-    memory_release_burst: int = 256
+    memory_release_burst: int = 64
     memory_release_interval: float = 30.0  # seconds: at most one such release per interval
 
 

@@ -96,7 +96,7 @@ def _server(raw: object, at: Where, base_dir: Path) -> ServerConfig:
         log_format=optional(data, at, "log_format", lambda v, w: choice(v, w, LOG_FORMATS), "text"),
         models_cache_ttl=optional(data, at, "models_cache_ttl", non_negative, 300.0),
         memory_release_burst=optional(
-            data, at, "memory_release_burst", lambda v, w: integer(v, w, 0), 256
+            data, at, "memory_release_burst", lambda v, w: integer(v, w, 0), 64
         ),
         memory_release_interval=optional(
             data, at, "memory_release_interval", positive_number, 30.0

@@ -11,8 +11,8 @@ keep it:
   5,000 streams, the pinning blocks were C extensions' bounded free lists (uvloop's ``Handle``
   and ``TimerHandle``, aiohttp's ``RawRequestMessage``: 250 each; asyncio's future iterators),
   nothing of ours and nothing that grows. Nothing short of ``PYTHONMALLOC=malloc`` (all small
-  objects in glibc's heap, which ``malloc_trim`` can then give back; about 10 % more CPU per
-  stream) releases those; README's "Operating it" says so.
+  objects in glibc's heap, which ``malloc_trim`` can then give back) releases those, which is
+  why ``wirebridge serve`` runs under it (``cli/allocator.py``).
 
 ``Releaser`` counts the requests in flight (the request middleware calls ``enter`` and
 ``leave``: two integer updates per request) and, once that count has been at least ``burst``
