@@ -14,7 +14,7 @@ from collections.abc import Hashable
 
 from wirebridge.transport.connection import Connection
 
-MAX_IDLE = 128
+MAX_IDLE = 20  # as httpx keeps; a burst's thousands of connections are not kept for later
 
 
 class Pool:
