@@ -117,20 +117,29 @@ async def _burst(r: Releaser, n: int) -> None:
         r.leave()
 
 
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for ``condition``: a release's ``gc.collect()`` takes as long as the heap is big
+    (in a whole test run, hundreds of milliseconds), so no fixed sleep is long enough."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
 def test_releases_are_rate_limited(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory, "SETTLE", 0.05)
     trim = _Counting()
 
     async def run() -> None:
-        r = Releaser(burst=4, interval=0.6, trim=trim)
+        r = Releaser(burst=4, interval=3.0, trim=trim)
         await _burst(r, 8)
-        await asyncio.sleep(0.2)
-        assert r.releases == 1
+        await _until(lambda: r.releases == 1)
+        started = time.monotonic()
         await _burst(r, 8)  # a second burst within the interval: deferred, not dropped
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
         assert r.releases == 1
-        await asyncio.sleep(0.5)
-        assert r.releases == 2
+        await _until(lambda: r.releases == 2)
+        assert time.monotonic() - started > 1.0  # it waited for the interval
         await r.close()
 
     asyncio.run(run())
@@ -149,8 +158,8 @@ def test_waits_for_the_count_to_fall_to_an_eighth(monkeypatch: pytest.MonkeyPatc
         await asyncio.sleep(0.2)
         assert r.releases == 0
         r.leave()
-        await asyncio.sleep(0.2)
-        assert r.releases == 1 and r.peak == 2
+        await _until(lambda: r.releases == 1)
+        assert r.peak == 2
         await r.close()
 
     asyncio.run(run())
@@ -170,8 +179,8 @@ def test_waits_while_the_tail_drains(monkeypatch: pytest.MonkeyPatch) -> None:
             assert r.releases == 0
             r.leave()
             await asyncio.sleep(0.3)
-        await asyncio.sleep(0.3)
-        assert r.releases == 1 and r.peak == 0
+        await _until(lambda: r.releases == 1)
+        assert r.peak == 0
         await r.close()
 
     asyncio.run(run())
