@@ -214,6 +214,25 @@ async def test_a_reused_connection_dropped_as_it_is_used_is_retried_once() -> No
     assert (srv.connections, len(srv.heads)) == (2, 3)
 
 
+async def test_the_retry_after_a_dropped_pooled_connection_takes_a_fresh_one() -> None:
+    # regression: the retry took the next pooled connection, as stale as the first, and a
+    # second failure ended in an AssertionError (a 500) instead of a fresh connection
+    async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await srv.request(r)
+        await asyncio.sleep(0.05)  # both first requests are in flight at once: two connections
+        w.write(answer(JSON))
+        await srv.request(r)  # any later request on this connection: dropped unanswered
+
+    async with serving(script) as srv:
+        client = HttpClient()
+        url = f"http://127.0.0.1:{srv.port}/a"
+        first = await asyncio.gather(post(client, url), post(client, url))
+        assert [await a.read() for a in first] == [JSON, JSON]
+        assert await (await post(client, url)).read() == JSON
+        await client.close()
+    assert srv.connections == 3
+
+
 async def test_a_fresh_connection_dropped_unanswered_is_an_error() -> None:
     async def script(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await srv.request(r)

@@ -113,8 +113,9 @@ class HttpClient:
         head = _head(where, headers, len(body))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + total_timeout if total_timeout is not None else None
-        for _ in range(2):
-            conn = self.pool.take(where.pool_key, loop.time())
+        for attempt in range(2):
+            # the second attempt, after a pooled connection failed, never takes another one
+            conn = self.pool.take(where.pool_key, loop.time()) if attempt == 0 else None
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(where, loop, connect_timeout, deadline)
