@@ -45,7 +45,6 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
-        self.answered = 0  # complete answers carried: a reused connection may have gone stale
         self._parser = httptools.HttpResponseParser(self)
         self._resp: Response | None = None
         self._raw_headers: list[tuple[str, str]] = []
@@ -111,7 +110,6 @@ class Connection(asyncio.Protocol):
             self._pause(False)
         if resp is not None:
             resp.finish()
-        self.answered += 1
         if self._parser.should_keep_alive() and not self.closed:
             self.idle_since = self.loop.time()
             self.on_idle(self)
