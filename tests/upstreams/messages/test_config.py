@@ -12,9 +12,10 @@ from wirebridge.config.errors import ConfigError, Where
 from wirebridge.config.load import config_from_tree
 from wirebridge.engine.routing import Router
 from wirebridge.hub.request import HubRequest
+from wirebridge.transport.client import HttpClient
 from wirebridge.upstreams.messages import AnthropicSettings
 from wirebridge.upstreams.messages.adapter import MessagesCall
-from wirebridge.upstreams.registry import ADAPTERS
+from wirebridge.upstreams.registry import ADAPTERS, CallContext
 
 
 def load(provider: dict[str, Any], tmp_path: Path) -> Any:
@@ -72,15 +73,16 @@ def _headers(
     provider: dict[str, Any], tmp_path: Path, stream: bool = True, req: HubRequest | None = None
 ) -> dict[str, str]:
     route = Router(load(provider, tmp_path)).resolve("c")
-    call = MessagesCall(
-        None,  # type: ignore[arg-type]
-        req or HubRequest(model="c", input=[]),
-        route,
-        stream=stream,
-        seal=None,
+    ctx = CallContext(
+        client=HttpClient(),
+        session=None,  # type: ignore[arg-type]  # headers need no session
+        seal=lambda data: "",
+        open_blob=lambda blob: None,
         reasoning_as="summary",
         timeout=5,
+        services={},
     )
+    call = MessagesCall(req or HubRequest(model="c", input=[]), route, stream, ctx)
     return call.headers()
 
 

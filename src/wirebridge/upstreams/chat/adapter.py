@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from wirebridge.hub.request import HubRequest
-from wirebridge.transport.client import HttpClient, Response
+from wirebridge.transport.client import Response
 from wirebridge.transport.http import post_json, read_json_object
 from wirebridge.transport.pump import pump
 from wirebridge.upstreams.chat.request import encode_request
-from wirebridge.upstreams.chat.stream import ChatStreamDecoder, Sealer, completion_as_chunk
+from wirebridge.upstreams.chat.stream import ChatStreamDecoder, completion_as_chunk
 
 if TYPE_CHECKING:
     from wirebridge.engine.routing import Route
@@ -24,33 +24,15 @@ class ChatCall:
     (the client has seen nothing yet); ``batches`` then yields hub events, one list per upstream
     chunk, and ends a broken stream as a failure instead of raising."""
 
-    def __init__(
-        self,
-        client: HttpClient,
-        req: HubRequest,
-        route: Route,
-        *,
-        stream: bool,
-        seal: Sealer | None,
-        reasoning_as: str,
-        timeout: float,
-    ) -> None:
-        self._client, self._req, self._route = client, req, route
-        self._stream, self._timeout = stream, timeout
-        self._decoder = ChatStreamDecoder(req.tools, route.profile, seal, reasoning_as)
+    def __init__(self, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> None:
+        self._client, self._req, self._route = ctx.client, req, route
+        self._stream, self._timeout = stream, ctx.timeout
+        self._decoder = ChatStreamDecoder(req.tools, route.profile, ctx.seal, ctx.reasoning_as)
         self._resp: Response | None = None
 
     @classmethod
     def create(cls, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> ChatCall:
-        return cls(
-            ctx.client,
-            req,
-            route,
-            stream=stream,
-            seal=ctx.seal,
-            reasoning_as=ctx.reasoning_as,
-            timeout=ctx.timeout,
-        )
+        return cls(req, route, stream, ctx)
 
     async def open(self) -> None:
         provider, key, model = self._route.provider, self._route.api_key, self._route.upstream_model

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from wirebridge.hub.request import HubRequest
-from wirebridge.transport.client import HttpClient, Response
+from wirebridge.transport.client import Response
 from wirebridge.transport.http import post_json, read_json_object
 from wirebridge.transport.pump import pump
 from wirebridge.upstreams.messages import (
@@ -27,7 +27,6 @@ from wirebridge.upstreams.messages import (
 from wirebridge.upstreams.messages.request import encode_request
 from wirebridge.upstreams.messages.stream import (
     MessagesStreamDecoder,
-    Sealer,
     message_as_events,
 )
 
@@ -43,36 +42,18 @@ class MessagesCall:
     upstream refused (the client has seen nothing yet); ``batches`` then yields hub events, one
     list per network read, and ends a broken stream as a failure instead of raising."""
 
-    def __init__(
-        self,
-        client: HttpClient,
-        req: HubRequest,
-        route: Route,
-        *,
-        stream: bool,
-        seal: Sealer | None,
-        reasoning_as: str,
-        timeout: float,
-    ) -> None:
-        self._client, self._req, self._route = client, req, route
-        self._stream, self._timeout = stream, timeout
+    def __init__(self, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> None:
+        self._client, self._req, self._route = ctx.client, req, route
+        self._stream, self._timeout = stream, ctx.timeout
         self._settings: AnthropicSettings = route.provider.sections.get(
             "anthropic", DEFAULT_SETTINGS
         )
-        self._decoder = MessagesStreamDecoder(req.tools, seal, reasoning_as)
+        self._decoder = MessagesStreamDecoder(req.tools, ctx.seal, ctx.reasoning_as)
         self._resp: Response | None = None
 
     @classmethod
     def create(cls, req: HubRequest, route: Route, stream: bool, ctx: CallContext) -> MessagesCall:
-        return cls(
-            ctx.client,
-            req,
-            route,
-            stream=stream,
-            seal=ctx.seal,
-            reasoning_as=ctx.reasoning_as,
-            timeout=ctx.timeout,
-        )
+        return cls(req, route, stream, ctx)
 
     def headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
