@@ -4,6 +4,9 @@ once per interval, and with only a collection where there is no glibc."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -207,3 +210,16 @@ def test_off_with_burst_zero(monkeypatch: pytest.MonkeyPatch) -> None:
         return r.releases
 
     assert asyncio.run(run()) == 0
+
+
+def test_tune_collector_freezes_the_startup_heap_and_raises_the_thresholds() -> None:
+    # In a child process: the test process's own collector stays as it was.
+    code = (
+        "import gc, json; from wirebridge.observe.memory import tune_collector; "
+        "before = gc.get_freeze_count(); tune_collector(); "
+        "print(json.dumps([before, gc.get_freeze_count(), gc.get_threshold()]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
+    before, frozen, thresholds = json.loads(out.stdout)
+    assert before == 0 and frozen > 1000  # the imported modules, at least
+    assert tuple(thresholds) == memory.GC_THRESHOLDS

@@ -81,8 +81,10 @@ def _serve_one(config: Config) -> int:
     from aiohttp import web
 
     from wirebridge.http.app import create_app
+    from wirebridge.observe.memory import tune_collector
 
     app = create_app(config)
+    tune_collector()
     host, port = config.server.host, config.server.port
 
     def listening(*_: object) -> None:  # run_app calls it once the socket is bound

@@ -331,6 +331,7 @@ def run(config: Config, n: int) -> int:
         log.error("--workers needs fork(); run one process per port on this system instead")
         return 2
     from wirebridge.http.app import create_app  # imported once, before forking
+    from wirebridge.observe.memory import tune_collector
 
     server = config.server
     try:
@@ -348,7 +349,9 @@ def run(config: Config, n: int) -> int:
     slots = [Slot(i, socks) for i, socks in enumerate(sockets)]
 
     def serve(slot: Slot, ready: Callable[[], None]) -> int:
-        return serve_sockets(create_app(config), slot.socks, ready)
+        app = create_app(config)
+        tune_collector()
+        return serve_sockets(app, slot.socks, ready)
 
     return Supervisor(config, slots, serve).run()
 

@@ -3,28 +3,39 @@
 Ids must be unguessable (with no client keys configured, knowing an id is what lets one read a
 stored response), so they come from the OS's CSPRNG — read in blocks, because a getrandom call
 per id showed up at 4% of a profile of the JSON hot path.
+
+Response ids also start with the time in milliseconds (12 hex digits), as OpenAI's start with
+theirs. They are the keys of every store's B-trees, and keys that grow with time are added at
+the right edge of the tree: the responses committed together share the same few pages instead of
+one page each. Measured on SQLite (4 puts a commit), that halved the CPU and the WAL bytes of a
+stored response (``bench/README.md``). The time reveals nothing the response does not carry.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 _BLOCK = 4096
 _pool = b""
 _pos = _BLOCK
 
 
-def new_id(prefix: str) -> str:
+def _random_hex() -> str:
     global _pool, _pos
     if _pos >= _BLOCK:
         _pool, _pos = os.urandom(_BLOCK), 0
     raw = _pool[_pos : _pos + 16]
     _pos += 16
-    return f"{prefix}_{raw.hex()}"
+    return raw.hex()
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{_random_hex()}"
 
 
 def response_id() -> str:
-    return new_id("resp")
+    return f"resp_{time.time_ns() // 1_000_000:012x}{_random_hex()}"
 
 
 def message_id() -> str:

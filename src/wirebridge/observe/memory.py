@@ -163,3 +163,20 @@ def install(burst: int, interval: float) -> Releaser:
     RELEASER.interval = interval
     RELEASER.trim = glibc_trim()
     return RELEASER
+
+
+# Young collections every 5,000 net allocations instead of 700, full ones a tenth as often.
+# A request holds its objects across awaits (the upstream call, a stored response's commit), so
+# at the default thresholds most young collections found them alive, traversed and promoted
+# them, and the promoted ones fed full collections of the whole heap. Measured with auth, store
+# and metrics on at c=16 (bench/README.md): 780 young and 6 full collections (45 ms each) in a
+# 6 s run became 19 and none, and throughput rose 18 %.
+GC_THRESHOLDS = (5000, 20, 100)
+
+
+def tune_collector() -> None:
+    """Set the collector up for serving: what exists once the app is built (modules, config,
+    routes) lives as long as the process, so it is frozen out of every later collection."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
