@@ -7,8 +7,9 @@ per id showed up at 4% of a profile of the JSON hot path.
 Response ids also start with the time in milliseconds (12 hex digits), as OpenAI's start with
 theirs. They are the keys of every store's B-trees, and keys that grow with time are added at
 the right edge of the tree: the responses committed together share the same few pages instead of
-one page each. Measured on SQLite (4 puts a commit), that halved the CPU and the WAL bytes of a
-stored response (``bench/README.md``). The time reveals nothing the response does not carry.
+one page each. Measured with ``bench/store_puts.py``: 96-105 → 57-64 µs of CPU per stored
+response in SQLite, its system time (page writes) halved. The time reveals nothing the response
+does not carry.
 """
 
 from __future__ import annotations
