@@ -100,7 +100,7 @@ class SQLiteStore:
         """The writer connection, set up and migrated; handed to the writer thread after."""
         _prepare_file(self.path)
         conn = self._connect()
-        conn.execute("PRAGMA journal_mode = WAL")
+        use_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         # The merged multi-row writes need temporary B-trees: in memory, not a file created
@@ -315,6 +315,24 @@ def _transaction(conn: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> It
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def use_wal(conn: sqlite3.Connection, timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
+    """Put the database in WAL mode. Processes opening a new file at once (``serve --workers``)
+    each hold a shared lock while they ask to switch it; SQLite sees the deadlock and answers one
+    of them "database is locked" at once, without its busy handler, so that one tries again."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def _prepare_file(path: Path) -> None:
