@@ -1,4 +1,4 @@
-"""The report judges the features target on the median of its alternated pairs."""
+"""The report judges the features and latency targets on the median of their rounds."""
 
 from __future__ import annotations
 
@@ -65,3 +65,58 @@ def test_a_median_below_the_target_fails_though_one_pair_passed() -> None:
     ]
     assert "60 % (600 vs 1,000 req/s" in lines[0]
     assert "FAIL" in lines[0] and "PASS" not in lines[0]
+
+
+def _c1(system: str, scenario: str, p50: float, n: int) -> dict[str, Any]:
+    cpu = {"server_cpu_pct": 50.0, "mock_cpu_pct": 10.0, "client_cpu_pct": 30.0}
+    return {
+        **_run(system, 1000, n, scenario),
+        **cpu,
+        "concurrency": 1,
+        "latency_ms": {"p50": p50, "p99": 2 * p50},
+        "background_cpu_pct": 1.0,
+        "server_peak_rss_mb": 60.0,
+    }
+
+
+def _rounds(*p50s: tuple[float, float]) -> report.Records:
+    """(mock alone, gateway on one CPU) p50s, one pair per round."""
+    records = []
+    for n, (alone, gw) in enumerate(p50s):
+        records += [
+            _c1(report.DIRECT_PAIRED, "chat-json", alone, n),
+            _c1(report.ONE_CPU, "responses-json", gw, n),
+        ]
+    return report.Records(records)
+
+
+def _latency_line(rs: report.Records) -> str:
+    data = {"args": {"slow_streams": 5000}}
+    lines = [line for line in report.targets(data, rs) if "added p50" in line]
+    assert len(lines) == 1
+    return lines[0]
+
+
+def test_the_median_latency_round_is_judged_each_against_its_own_mock_alone() -> None:
+    # added: 0.6, 0.3, 0.45 ms; the first round's gateway p50 is the lowest, yet it fails
+    rs = _rounds((0.1, 0.7), (0.4, 0.7), (0.15, 0.6))
+    gw, alone = report.median_round(report.latency_rounds(rs))
+    assert (gw["latency_ms"]["p50"], alone["latency_ms"]["p50"]) == (0.6, 0.15)
+    line = _latency_line(rs)
+    assert "0.450 ms with the gateway on the client's CPU" in line
+    assert "the median of 3 rounds: 0.600, 0.300, 0.450 ms" in line
+    assert "PASS" in line
+
+
+def test_a_median_latency_round_above_the_target_fails_though_one_round_passed() -> None:
+    rs = _rounds((0.1, 0.4), (0.1, 0.7), (0.1, 0.8))  # added 0.3, 0.6, 0.7 ms
+    line = _latency_line(rs)
+    assert "0.600 ms" in line
+    assert "FAIL" in line and "PASS" not in line
+
+
+def test_the_one_cpu_table_row_shows_the_judged_round() -> None:
+    rs = _rounds((0.1, 0.7), (0.4, 0.7), (0.15, 0.6))
+    table = "\n".join(report.scenario_tables({}, rs))
+    row = next(line for line in table.splitlines() if report.ONE_CPU in line)
+    assert "| 0.60 |" in row and "| 0.45 |" in row  # its p50, and added against its own round
