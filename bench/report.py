@@ -274,18 +274,9 @@ def _workers_target(data: dict[str, Any], rs: Records) -> tuple[str, str, bool |
 def latency_rounds(rs: Records) -> list[tuple[dict, dict]]:
     """The (one-CPU gateway, mock alone) ``responses-json`` c=1 runs made one after the
     other, in the order they ran (``one_cpu_latency`` in run.py)."""
-
-    def runs(system: str, scenario: str) -> dict[int, dict]:
-        return {
-            r["round"]: r
-            for r in rs.records
-            if "round" in r
-            and (r["system"], r["scenario"], r["concurrency"], r["tool"])
-            == (system, scenario, 1, "loadgen")
-        }
-
-    twin = SCENARIOS["responses-json"].direct
-    gw, alone = runs(ONE_CPU, "responses-json"), runs(DIRECT_PAIRED, twin or "")
+    twin = SCENARIOS["responses-json"].direct or ""
+    gw = _rounds(rs, ONE_CPU, "responses-json", 1)
+    alone = _rounds(rs, DIRECT_PAIRED, twin, 1)
     return [(gw[n], alone[n]) for n in sorted(gw) if n in alone]
 
 
@@ -295,8 +286,8 @@ def _added(pair: tuple[dict, dict]) -> float:
 
 
 def median_round(rounds: list[tuple[dict, dict]]) -> tuple[dict, dict]:
-    """The round with the median added p50 (the lower middle one of an even count)."""
-    return sorted(rounds, key=_added)[(len(rounds) - 1) // 2]
+    """The round with the median added p50."""
+    return _median(rounds, _added)
 
 
 def _one_cpu(rs: Records) -> tuple[dict | None, dict | None]:
@@ -320,11 +311,13 @@ def _latency_target(rs: Records) -> tuple[str, str, bool | None]:
     parts = []
     if added is not None:
         rounds = latency_rounds(rs)
-        each = ", ".join(f"{_added(p):.3f}" for p in rounds)
-        of = f"; the median of {len(rounds)} rounds: {each} ms" if len(rounds) > 1 else ""
+        base = "the mock alone just before" if rounds else "direct"
+        if len(rounds) > 1:
+            each = ", ".join(f"{_added(p):.3f}" for p in rounds)
+            base += f"; the median of {len(rounds)} rounds: {each} ms"
         parts.append(
             f"{added:.3f} ms with the gateway on the client's CPU "
-            f"({_lat(one, 'p50'):.3f} - {_lat(alone, 'p50'):.3f} the mock alone just before{of})"
+            f"({_lat(one, 'p50'):.3f} - {_lat(alone, 'p50'):.3f} {base})"
         )
     if apart is not None:
         parts.append(f"pinned to a CPU of its own: {apart:.3f} ms")
@@ -444,25 +437,32 @@ def mock_alone(rs: Records) -> list[str]:
     ]
 
 
+def _rounds(rs: Records, system: str, scenario: str, conc: int) -> dict[int, dict]:
+    """The loadgen runs of one system, scenario and concurrency by round (a run made once,
+    or before runs had rounds, is round 0)."""
+    return {
+        r.get("round", 0): r
+        for r in rs.records
+        if (r["system"], r["scenario"], r["concurrency"], r["tool"])
+        == (system, scenario, conc, "loadgen")
+    }
+
+
+def _median(pairs: list[tuple[dict, dict]], key: Any) -> tuple[dict, dict]:
+    """The pair at the median of ``key`` (the lower middle one of an even count)."""
+    return sorted(pairs, key=key)[(len(pairs) - 1) // 2]
+
+
 def feature_pairs(rs: Records, scenario: str, conc: int) -> list[tuple[dict, dict]]:
     """The (features, bare) runs made one after the other, in the order they ran."""
-
-    def runs(system: str) -> dict[int, dict]:
-        return {
-            r.get("round", 0): r
-            for r in rs.records
-            if (r["system"], r["scenario"], r["concurrency"], r["tool"])
-            == (system, scenario, conc, "loadgen")
-        }
-
-    feat, bare = runs("wirebridge+feat"), runs("wirebridge (pair)")
+    feat = _rounds(rs, "wirebridge+feat", scenario, conc)
+    bare = _rounds(rs, "wirebridge (pair)", scenario, conc)
     return [(feat[n], bare[n]) for n in sorted(feat) if n in bare]
 
 
 def median_pair(pairs: list[tuple[dict, dict]]) -> tuple[dict, dict]:
-    """The pair with the median features/bare ratio (the lower middle one of an even count)."""
-    ranked = sorted(pairs, key=lambda p: _ratio(*p) or 0)
-    return ranked[(len(ranked) - 1) // 2]
+    """The pair with the median features/bare ratio."""
+    return _median(pairs, lambda p: _ratio(*p) or 0)
 
 
 def features(data: dict[str, Any], rs: Records) -> list[str]:

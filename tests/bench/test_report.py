@@ -120,3 +120,16 @@ def test_the_one_cpu_table_row_shows_the_judged_round() -> None:
     table = "\n".join(report.scenario_tables({}, rs))
     row = next(line for line in table.splitlines() if report.ONE_CPU in line)
     assert "| 0.60 |" in row and "| 0.45 |" in row  # its p50, and added against its own round
+
+
+def test_a_run_without_latency_rounds_is_judged_against_the_mock_alone_at_the_start() -> None:
+    # results.json of runs made before the rounds still renders (report.py RESULTS.json)
+    direct, one = (
+        _c1(report.DIRECT, "chat-json", 0.1, 0),
+        _c1(report.ONE_CPU, "responses-json", 0.45, 0),
+    )
+    for r in (direct, one):
+        del r["round"]
+    line = _latency_line(report.Records([direct, one]))
+    assert "0.350 ms with the gateway on the client's CPU (0.450 - 0.100 direct)" in line
+    assert "PASS" in line
