@@ -287,7 +287,7 @@ def _added(pair: tuple[dict, dict]) -> float:
 
 def median_round(rounds: list[tuple[dict, dict]]) -> tuple[dict, dict]:
     """The round with the median added p50."""
-    return _median(rounds, _added)
+    return _median(rounds, lambda p: -_added(p))
 
 
 def _one_cpu(rs: Records) -> tuple[dict | None, dict | None]:
@@ -448,9 +448,10 @@ def _rounds(rs: Records, system: str, scenario: str, conc: int) -> dict[int, dic
     }
 
 
-def _median(pairs: list[tuple[dict, dict]], key: Any) -> tuple[dict, dict]:
-    """The pair at the median of ``key`` (the lower middle one of an even count)."""
-    return sorted(pairs, key=key)[(len(pairs) - 1) // 2]
+def _median(pairs: list[tuple[dict, dict]], worse_first: Any) -> tuple[dict, dict]:
+    """The median pair by ``worse_first`` (ascending from the worst): of an even count, the
+    worse of the two middle ones."""
+    return sorted(pairs, key=worse_first)[(len(pairs) - 1) // 2]
 
 
 def feature_pairs(rs: Records, scenario: str, conc: int) -> list[tuple[dict, dict]]:

@@ -510,15 +510,15 @@ def one_cpu_latency(ctx: Ctx, svc: Service, url: str) -> None:
     with _moved(svc.pid, here, ctx.gw_cpus):
         for name in names:
             scen = SCENARIOS[name]
-            judged = name == "responses-json" and not ctx.args.quick
-            for n in range(report.LATENCY_ROUNDS if judged else 1):
-                if judged:
-                    assert scen.direct is not None
-                    direct = SCENARIOS[scen.direct]
-                    alone = measure(ctx, DIRECT_PAIRED, direct, 1, mock_url, ctx.mock.pid)
+            if name != "responses-json" or ctx.args.quick:
+                measure(ctx, ONE_CPU, scen, 1, url, svc.pid)
+                continue
+            assert scen.direct is not None
+            for n in range(report.LATENCY_ROUNDS):
+                direct = SCENARIOS[scen.direct]
+                alone = measure(ctx, DIRECT_PAIRED, direct, 1, mock_url, ctx.mock.pid)
                 gw = measure(ctx, ONE_CPU, scen, 1, url, svc.pid)
-                if judged:
-                    alone["round"] = gw["round"] = n
+                alone["round"] = gw["round"] = n
     with _moved(ctx.mock.pid, ctx.gw_cpus or "0", ctx.client_cpus):
         for name in names:
             twin = SCENARIOS[name].direct

@@ -133,3 +133,9 @@ def test_a_run_without_latency_rounds_is_judged_against_the_mock_alone_at_the_st
     line = _latency_line(report.Records([direct, one]))
     assert "0.350 ms with the gateway on the client's CPU (0.450 - 0.100 direct)" in line
     assert "PASS" in line
+
+
+def test_of_an_even_count_of_rounds_the_worse_middle_one_is_judged() -> None:
+    rs = _rounds((0.1, 0.4), (0.1, 0.5), (0.1, 0.55), (0.1, 0.7))  # added 0.3, 0.4, 0.45, 0.6
+    gw, _ = report.median_round(report.latency_rounds(rs))
+    assert gw["latency_ms"]["p50"] == 0.55
