@@ -13,7 +13,9 @@ ONE_CPU = "wirebridge (one CPU)"
 DIRECT_APART = "mock (direct, other CPU)"
 DIRECT_PAIRED = "mock (direct, paired)"  # the mock alone right before a one-CPU round
 PYMALLOC = "wirebridge (PYTHONMALLOC=pymalloc)"
-SYSTEM_ORDER = [DIRECT, "wirebridge", ONE_CPU, PYMALLOC, "wirebridge+feat", "litellm"]
+FEAT = "wirebridge+feat"
+FEAT_NO_STORE = "wirebridge+feat, store: false"  # the same gateway, requests as Codex sends them
+SYSTEM_ORDER = [DIRECT, "wirebridge", ONE_CPU, PYMALLOC, FEAT, "litellm"]
 
 # the targets of issue 7
 T_JSON_RATIO = 30.0
@@ -192,14 +194,14 @@ def targets(data: dict[str, Any], rs: Records) -> list[str]:
     feat, bare = median_pair(pairs) if pairs else (None, None)
     r = _ratio(feat, bare)
     on = "auth + store + metrics" if data.get("auth", True) else "store + metrics (no auth)"
-    rounds = ", ".join(f"{100 * (_ratio(f, b) or 0):.0f} %" for f, b in pairs)
+    rounds = _percents(pairs)
     add(
         f"{on} on, `responses-json` c=16: ≥ {100 * (1 - T_FEATURES_DROP):g} % of bare req/s",
         "not measured"
         if r is None or feat is None or bare is None
         else f"{100 * r:.0f} % ({_f(feat['rps'])} vs {_f(bare['rps'])} req/s, the bare run "
         f"just before; the median of {len(pairs)} pairs: {rounds}); per CPU-second: "
-        f"{100 * (_div(_per_cpu(feat), _per_cpu(bare)) or 0):.0f} %",
+        f"{100 * (_div(_per_cpu(feat), _per_cpu(bare)) or 0):.0f} %{_no_store(rs)}",
         None if r is None else r >= 1 - T_FEATURES_DROP,
     )
     c64 = [
@@ -454,9 +456,11 @@ def _median(pairs: list[tuple[dict, dict]], worse_first: Any) -> tuple[dict, dic
     return sorted(pairs, key=worse_first)[(len(pairs) - 1) // 2]
 
 
-def feature_pairs(rs: Records, scenario: str, conc: int) -> list[tuple[dict, dict]]:
+def feature_pairs(
+    rs: Records, scenario: str, conc: int, system: str = FEAT
+) -> list[tuple[dict, dict]]:
     """The (features, bare) runs made one after the other, in the order they ran."""
-    feat = _rounds(rs, "wirebridge+feat", scenario, conc)
+    feat = _rounds(rs, system, scenario, conc)
     bare = _rounds(rs, "wirebridge (pair)", scenario, conc)
     return [(feat[n], bare[n]) for n in sorted(feat) if n in bare]
 
@@ -466,8 +470,25 @@ def median_pair(pairs: list[tuple[dict, dict]]) -> tuple[dict, dict]:
     return _median(pairs, lambda p: _ratio(*p) or 0)
 
 
+def _no_store(rs: Records) -> str:
+    """The same gateway answering ``store: false`` requests, for the target line: what auth
+    and metrics cost a client that does not store (Codex CLI)."""
+    pairs = feature_pairs(rs, "responses-json", 16, FEAT_NO_STORE)
+    if not pairs:
+        return ""
+    r = _ratio(*median_pair(pairs)) or 0
+    return (
+        "; the same requests with `store: false`, as Codex CLI sends them: "
+        f"{100 * r:.0f} % ({_percents(pairs)})"
+    )
+
+
+def _percents(pairs: list[tuple[dict, dict]]) -> str:
+    return ", ".join(f"{100 * (_ratio(f, b) or 0):.0f} %" for f, b in pairs)
+
+
 def features(data: dict[str, Any], rs: Records) -> list[str]:
-    feat = [r for r in rs.records if r["system"] == "wirebridge+feat"]
+    feat = [r for r in rs.records if r["system"] in (FEAT, FEAT_NO_STORE)]
     if not feat:
         return []
     on = ["sqlite store (`store: true` in every request)", "metrics (always on in this build)"]
@@ -477,17 +498,19 @@ def features(data: dict[str, Any], rs: Records) -> list[str]:
         "## Auth + store + metrics",
         "",
         "On: " + "; ".join(on) + ". Each run follows the same run on the bare gateway; at "
-        f"c=16 in {FEATURE_ROUNDS} alternated pairs, of which the target takes the median.",
+        f"c=16 in {FEATURE_ROUNDS} alternated pairs, of which the target takes the median. "
+        "For `responses-json` at c=16 each pair also sends the same requests with "
+        "`store: false` (the store configured, nothing written), as Codex CLI sends them.",
         "",
     ]
     rows = []
     for r in feat:
-        bare = next(
-            (b for f, b in feature_pairs(rs, r["scenario"], r["concurrency"]) if f is r), None
-        )
+        pairs = feature_pairs(rs, r["scenario"], r["concurrency"], r["system"])
+        bare = next((b for f, b in pairs if f is r), None)
         rows.append(
             [
                 f"`{r['scenario']}`",
+                "false" if r["system"] == FEAT_NO_STORE else "true",
                 str(r["concurrency"]),
                 str(r.get("round", 0) + 1),
                 _f(bare["rps"]) if bare else "-",
@@ -500,7 +523,8 @@ def features(data: dict[str, Any], rs: Records) -> list[str]:
                 _f(r["errors"]),
             ]
         )
-    head = ["scenario", "c", "pair", "bare req/s", "features req/s", "of bare", "bare p50"]
+    head = ["scenario", "store", "c", "pair", "bare req/s", "features req/s", "of bare"]
+    head += ["bare p50"]
     head += ["feat p50", "bare CPU ms/req", "feat CPU ms/req", "errors"]
     out += _table(head, rows)
     extra = []

@@ -371,10 +371,17 @@ def features(ctx: Ctx, bare_url: str, bare_pid: int) -> None:
                 for n in range(report.FEATURE_ROUNDS if conc == 16 else 1):
                     bare = measure(ctx, "wirebridge (pair)", scen, conc, bare_url, bare_pid)
                     feat = measure(
-                        ctx, "wirebridge+feat", scen, conc, url, svc.pid,
+                        ctx, report.FEAT, scen, conc, url, svc.pid,
                         body={"store": True}, headers=key_header,
                     )  # fmt: skip
                     bare["round"] = feat["round"] = n
+                    if (name, conc) == ("responses-json", 16):
+                        # what auth and metrics cost a client that stores nothing (Codex)
+                        off = measure(
+                            ctx, report.FEAT_NO_STORE, scen, conc, url, svc.pid,
+                            body={"store": False}, headers=key_header,
+                        )  # fmt: skip
+                        off["round"] = n
         status = harness.http_get(url + "/metrics/prometheus", dict(key_header))
         ctx.extra["metrics_status"] = status
         if status != 200:

@@ -139,3 +139,16 @@ def test_of_an_even_count_of_rounds_the_worse_middle_one_is_judged() -> None:
     rs = _rounds((0.1, 0.4), (0.1, 0.5), (0.1, 0.55), (0.1, 0.7))  # added 0.3, 0.4, 0.45, 0.6
     gw, _ = report.median_round(report.latency_rounds(rs))
     assert gw["latency_ms"]["p50"] == 0.55
+
+
+def test_the_store_false_runs_are_shown_beside_the_judged_pairs_and_do_not_change_them() -> None:
+    rs = _pairs((1000, 500), (1000, 600), (1000, 700))
+    rs.records += [_run(report.FEAT_NO_STORE, rps, n) for n, rps in enumerate((950, 900, 850))]
+    line = next(
+        line for line in report.targets({"args": {"slow_streams": 5000}}, rs) if "bare" in line
+    )
+    assert "60 % (600 vs 1,000 req/s" in line and "FAIL" in line
+    assert "with `store: false`, as Codex CLI sends them: 90 % (95 %, 90 %, 85 %)" in line
+    table = "\n".join(report.features({}, rs))
+    assert "| `responses-json` | false | 16 | 1 | 1,000 | 950 | 95 % |" in table
+    assert "| `responses-json` | true | 16 | 3 | 1,000 | 700 | 70 % |" in table
