@@ -214,7 +214,7 @@ class _RawHTTP(asyncio.Protocol):
 
 def _dechunk(buf: bytes, pos: int) -> tuple[bytes | None, int]:
     """A chunked request body starting at ``pos``: (body, end offset), or (None, 0) if partial."""
-    out = []
+    out: list[bytes] = []
     while True:
         eol = buf.find(b"\r\n", pos)
         if eol < 0:

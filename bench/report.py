@@ -515,7 +515,7 @@ def features(data: dict[str, Any], rs: Records) -> list[str]:
                 str(r.get("round", 0) + 1),
                 _f(bare["rps"]) if bare else "-",
                 _f(r["rps"]),
-                _f(100 * _ratio(r, bare), 0) + " %" if bare else "-",
+                _f(100 * x, 0) + " %" if (x := _ratio(r, bare)) is not None else "-",
                 _f(_lat(bare, "p50"), 2),
                 _f(_lat(r, "p50"), 2),
                 _f(bare["server_cpu_ms_per_req"], 3) if bare else "-",

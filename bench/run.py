@@ -721,7 +721,7 @@ def run_all(ctx: Ctx) -> None:
     assert ctx.mock is not None
     mock_url = f"http://127.0.0.1:{ctx.mock_port}"
     log("phase 1: the mock alone")
-    twins = sorted({SCENARIOS[n].direct for n in a.matrix if SCENARIOS[n].direct})
+    twins = sorted({d for n in a.matrix if (d := SCENARIOS[n].direct)})
     matrix(ctx, [(DIRECT, mock_url, ctx.mock.pid)], twins)
 
     help_text = serve_help(ctx)
