@@ -34,3 +34,19 @@ def test_quick_run_writes_the_report(tmp_path: Path) -> None:
     assert "| c | system | req/s |" in text  # the results table
     assert "`responses-json`" in text
     assert (out / reports[0].stem / "results.json").is_file()
+
+
+def test_store_puts_runs_both_ways() -> None:
+    """``store_puts.py``, the store's own benchmark, runs its comparison and its growth table."""
+    script = str(REPO / "bench" / "store_puts.py")
+    for args, rows in ((["--puts", "200"], 4), (["--grow", "240"], 12)):
+        res = subprocess.run(
+            [sys.executable, script, "--concurrency", "4", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert res.returncode == 0, f"{args}: {res.stderr[-3000:]}"
+        table = [line for line in res.stdout.splitlines() if line.startswith("| ")]
+        assert len(table) == 1 + rows, res.stdout  # the header, then one row per run or step
