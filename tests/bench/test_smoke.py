@@ -50,3 +50,20 @@ def test_store_puts_runs_both_ways() -> None:
         assert res.returncode == 0, f"{args}: {res.stderr[-3000:]}"
         table = [line for line in res.stdout.splitlines() if line.startswith("| ")]
         assert len(table) == 1 + rows, res.stdout  # the header, then one row per run or step
+
+
+def test_ab_runs_two_gateways_in_alternating_slices() -> None:
+    """``ab.py`` starts both sides, drives each in turn and reports B against A."""
+    cmd = [sys.executable, str(REPO / "bench" / "ab.py"), "--slices", "2", "--slice", "0.5"]
+    res = subprocess.run(
+        [*cmd, "--b-features", "--b-store-body"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert res.returncode == 0, f"stdout:\n{res.stdout[-3000:]}\nstderr:\n{res.stderr[-3000:]}"
+    rows = [line for line in res.stdout.splitlines() if line.startswith(("| A |", "| B |"))]
+    assert len(rows) == 2, res.stdout
+    assert all(line.endswith("| 2 |") for line in rows)  # two slices each
+    assert "B/A: " in res.stdout

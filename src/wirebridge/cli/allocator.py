@@ -4,8 +4,9 @@ After a burst — thousands of streams at once — pymalloc keeps nearly all the
 it frees a 1 MiB arena only when every block in it is free, and a few long-lived blocks (event
 loop handles, parser objects) pin most arenas. The bench measured 56 MB before 5,000 slow
 streams and 117 MB for good after them. Through glibc's malloc the same burst is handed back
-by the release that follows it (``observe/memory.py``: ``gc`` and ``malloc_trim``), and the
-CPU per request did not measurably change (bench/README.md, "Memory").
+by the release that follows it (``observe/memory.py``: ``gc`` and ``malloc_trim``). The price
+is speed: in alternating slices (``bench/ab.py``) pymalloc served 10 to 16 % more requests a
+second; an operator who prefers that sets ``PYTHONMALLOC=pymalloc``.
 
 Python chooses its allocator once, at start-up, from ``PYTHONMALLOC``; so ``wirebridge serve``
 started from the command line executes itself again, once, with ``PYTHONMALLOC=malloc`` — the

@@ -1,0 +1,168 @@
+"""Two gateways, A and B, measured against each other in alternating slices.
+
+    python bench/ab.py [--a-src DIR] [--a-env K=V ...] [--a-features] [--a-store-body]
+                       [--b-src DIR] [--b-env K=V ...] [--b-features] [--b-store-body]
+                       [--slices N] [--slice SECONDS] [--concurrency C]
+
+On this VM the speed of the same code moves by 10 to 15 % from one run to the next, so two
+configurations run one after the other cannot be told apart below that. Here both gateways are
+up at once on the server CPU and only one is driven at a time, in slices of a few seconds in the
+order A B B A A B …: the machine's slow drift falls on both alike, and the ratio of their
+throughputs comes out within a few percent (A against A: 1.004 and 1.044 with 12 slices each).
+
+Each side is the gateway of ``--X-src`` (a checkout's ``src`` folder, for before and after a
+change; default: the installed one), with ``--X-env`` in its environment, serving the bench's
+``responses-json`` request at c=16 over the fast mock. ``--X-features`` configures it as the
+features scenario does (client keys and the SQLite store); ``--X-store-body`` sends
+``store: true``. The report gives each side's requests per second and server CPU per request
+over all of its slices, B/A, and B/A of each A B B A group to show the spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import Service, free_port, pinned, proc_cpu
+from scenarios import BENCH_KEY, SCENARIOS, wirebridge_config
+
+BENCH = Path(__file__).resolve().parent
+SCENARIO = SCENARIOS["responses-json"]
+WARMUP = 0.3  # seconds of each slice not counted: connections opened, loops warm
+
+
+@dataclass
+class Side:
+    name: str
+    src: str | None
+    env: dict[str, str]
+    features: bool
+    store_body: bool
+    svc: Service | None = None
+    url: str = ""
+    body: Path = Path()
+    requests: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    slices: list[float] = field(default_factory=list)  # req/s of each slice
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def _side(args: argparse.Namespace, name: str) -> Side:
+    env = dict(kv.split("=", 1) for kv in getattr(args, f"{name}_env"))
+    return Side(
+        name.upper(),
+        getattr(args, f"{name}_src"),
+        env,
+        getattr(args, f"{name}_features"),
+        getattr(args, f"{name}_store_body"),
+    )
+
+
+def start(side: Side, tmp: Path, mock_port: int, cpus: str | None) -> None:
+    port = free_port()
+    home = tmp / f"home-{side.name}"
+    home.mkdir()
+    store = str(home / "store.db") if side.features else None
+    cfg = tmp / f"{side.name}.yaml"
+    cfg.write_text(
+        wirebridge_config(port, mock_port, mock_port, store_path=store, api_keys=side.features)
+    )
+    side.body = tmp / f"{side.name}.json"
+    side.body.write_bytes(SCENARIO.body_bytes(store=side.store_body))
+    env = {**os.environ, "WIREBRIDGE_HOME": str(home), **side.env}
+    if side.src:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [side.src, env.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", "wirebridge", "serve", "--config", str(cfg)]
+    side.svc = Service(f"gateway-{side.name}", pinned(cmd, cpus), tmp / f"{side.name}.log", env)
+    side.svc.start().wait_ready(f"http://127.0.0.1:{port}/health")
+    side.url = f"http://127.0.0.1:{port}{SCENARIO.path}"
+
+
+def drive(side: Side, seconds: float, conc: int, cpus: str | None) -> None:
+    """One slice: load on this side alone; its requests, window and CPU added to its totals."""
+    assert side.svc is not None
+    cmd = [sys.executable, str(BENCH / "loadgen.py"), "--url", side.url]
+    cmd += ["--body-file", str(side.body), "--concurrency", str(conc), "--marker", SCENARIO.marker]
+    cmd += ["--duration", str(seconds), "--warmup", str(WARMUP)]
+    if side.features:
+        cmd += ["--header", f"Authorization: Bearer {BENCH_KEY}"]
+    cpu0 = proc_cpu(side.svc.pid)
+    res = subprocess.run(pinned(cmd, cpus), capture_output=True, text=True, timeout=seconds + 120)
+    side.cpu += proc_cpu(side.svc.pid) - cpu0
+    if res.returncode != 0:
+        raise RuntimeError(f"loadgen failed: {res.stderr[-2000:]}")
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    if out.get("errors"):
+        raise RuntimeError(f"{side.name}: {out['errors']} errors in a slice; see {side.svc.log}")
+    side.requests += out["requests"]
+    side.seconds += out["duration_s"]
+    side.slices.append(out["rps"])
+
+
+def report(a: Side, b: Side) -> str:
+    lines = ["| side | req/s | server CPU ms/req | slices |", "|---|---|---|---|"]
+    for s in (a, b):
+        # CPU counts the warm-up too: per request it is a little high, alike for both sides
+        per_req = 1000 * s.cpu / s.requests if s.requests else 0.0
+        lines.append(f"| {s.name} | {s.rps:,.0f} | {per_req:.3f} | {len(s.slices)} |")
+    pairs = [y / x for x, y in zip(a.slices, b.slices, strict=False) if x]
+    spread = ", ".join(f"{p:.3f}" for p in pairs)
+    median = f"; median {statistics.median(pairs):.3f}" if pairs else ""
+    lines += ["", f"B/A: {b.rps / a.rps:.3f} (slice by slice: {spread}{median})"]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    for side in ("a", "b"):
+        ap.add_argument(f"--{side}-src", help="a checkout's src folder (default: installed)")
+        ap.add_argument(f"--{side}-env", action="append", default=[], metavar="K=V")
+        ap.add_argument(f"--{side}-features", action="store_true", help="keys + sqlite store")
+        ap.add_argument(f"--{side}-store-body", action="store_true", help="send store: true")
+    ap.add_argument("--slices", type=int, default=12, help="slices per side (even: A B B A …)")
+    ap.add_argument("--slice", type=float, default=2.0, help="seconds of load per slice")
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--no-pin", action="store_true", help="do not taskset the processes")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    several = (os.cpu_count() or 1) > 1 and not args.no_pin
+    gw_cpus, client_cpus = ("0", "1") if several else (None, None)
+    a, b = _side(args, "a"), _side(args, "b")
+    with tempfile.TemporaryDirectory(prefix="wirebridge-ab-") as tmp_name:
+        tmp = Path(tmp_name)
+        mock_port = free_port()
+        cmd = [sys.executable, str(BENCH / "mock_upstream.py"), "--server", "raw"]
+        mock = Service("mock", pinned([*cmd, "--port", str(mock_port)], client_cpus), tmp / "m.log")
+        services = [mock]
+        try:
+            mock.start().wait_ready(f"http://127.0.0.1:{mock_port}/v1/models")
+            for side in (a, b):
+                start(side, tmp, mock_port, gw_cpus)
+                assert side.svc is not None
+                services.append(side.svc)
+            for i in range(args.slices):
+                for side in (a, b) if i % 2 == 0 else (b, a):
+                    drive(side, args.slice, args.concurrency, client_cpus)
+        finally:
+            for svc in services:
+                svc.stop()
+    print(report(a, b))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
