@@ -8,7 +8,7 @@ On this VM the speed of the same code moves by 10 to 15 % from one run to the ne
 configurations run one after the other cannot be told apart below that. Here both gateways are
 up at once on the server CPU and only one is driven at a time, in slices of a few seconds in the
 order A B B A A B …: the machine's slow drift falls on both alike, and the ratio of their
-throughputs comes out within a few percent (A against A: 1.004 and 1.044 with 12 slices each).
+throughputs comes out within a few percent (A against A: 0.999, 1.004 and 1.044).
 
 Each side is the gateway of ``--X-src`` (a checkout's ``src`` folder, for before and after a
 change; default: the installed one), with ``--X-env`` in its environment, serving the bench's
@@ -119,7 +119,8 @@ def report(a: Side, b: Side) -> str:
     pairs = [y / x for x, y in zip(a.slices, b.slices, strict=False) if x]
     spread = ", ".join(f"{p:.3f}" for p in pairs)
     median = f"; median {statistics.median(pairs):.3f}" if pairs else ""
-    lines += ["", f"B/A: {b.rps / a.rps:.3f} (slice by slice: {spread}{median})"]
+    ratio = f"{b.rps / a.rps:.3f}" if a.rps else "-"
+    lines += ["", f"B/A: {ratio} (slice by slice: {spread}{median})"]
     return "\n".join(lines)
 
 
