@@ -2,6 +2,7 @@
 
     python bench/ab.py [--a-src DIR] [--a-env K=V ...] [--a-features] [--a-store-body]
                        [--b-src DIR] [--b-env K=V ...] [--b-features] [--b-store-body]
+                       [--store sqlite|redis|postgres]
                        [--slices N] [--slice SECONDS] [--concurrency C]
 
 On this VM the speed of the same code moves by 10 to 15 % from one run to the next, so two
@@ -13,9 +14,12 @@ throughputs comes out within a few percent (A against A: 0.999, 1.004 and 1.044)
 Each side is the gateway of ``--X-src`` (a checkout's ``src`` folder, for before and after a
 change; default: the installed one), with ``--X-env`` in its environment, serving the bench's
 ``responses-json`` request at c=16 over the fast mock. ``--X-features`` configures it as the
-features scenario does (client keys and the SQLite store); ``--X-store-body`` sends
-``store: true``. The report gives each side's requests per second and server CPU per request
-over all of its slices, B/A, and B/A of each A B B A group to show the spread.
+features scenario does (client keys and the SQLite store; ``--store redis`` or ``postgres``
+puts both sides' stores in one server the tool starts beside the mock, durable as such servers
+are usually run: Redis appending every write to a file fsynced each second, PostgreSQL with
+its defaults); ``--X-store-body`` sends ``store: true``. The report gives
+each side's requests per second and server CPU per request over all of its slices, B/A, and B/A
+of each A B B A group to show the spread.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +39,10 @@ from harness import Service, free_port, pinned, proc_cpu
 from scenarios import BENCH_KEY, SCENARIOS, wirebridge_config
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))  # the test suite's helpers start Redis and PostgreSQL
+from tests.support.servers import start_postgres, start_redis  # noqa: E402
+
+STORES = ("sqlite", "redis", "postgres")
 SCENARIO = SCENARIOS["responses-json"]
 WARMUP = 0.3  # seconds of each slice not counted: connections opened, loops warm
 
@@ -69,14 +78,19 @@ def _side(args: argparse.Namespace, name: str) -> Side:
     )
 
 
-def start(side: Side, tmp: Path, mock_port: int, cpus: str | None) -> None:
+def start(side: Side, tmp: Path, mock_port: int, cpus: str | None, server: str | None) -> None:
     port = free_port()
     home = tmp / f"home-{side.name}"
     home.mkdir()
     store = str(home / "store.db") if side.features else None
+    url = None
+    if side.features and server:  # each side its own Redis database; PostgreSQL's tables shared
+        url = f"{server}/{1 + (side.name == 'B')}" if server.startswith("redis") else server
     cfg = tmp / f"{side.name}.yaml"
     cfg.write_text(
-        wirebridge_config(port, mock_port, mock_port, store_path=store, api_keys=side.features)
+        wirebridge_config(
+            port, mock_port, mock_port, store_path=store, store_url=url, api_keys=side.features
+        )
     )
     side.body = tmp / f"{side.name}.json"
     side.body.write_bytes(SCENARIO.body_bytes(store=side.store_body))
@@ -87,6 +101,20 @@ def start(side: Side, tmp: Path, mock_port: int, cpus: str | None) -> None:
     side.svc = Service(f"gateway-{side.name}", pinned(cmd, cpus), tmp / f"{side.name}.log", env)
     side.svc.start().wait_ready(f"http://127.0.0.1:{port}/health")
     side.url = f"http://127.0.0.1:{port}{SCENARIO.path}"
+
+
+def start_store(kind: str, tmp: Path, cpus: str | None) -> tuple[str, Callable[[], None]]:
+    """A durable ``redis-server`` or PostgreSQL on loopback, on the clients' CPUs (started from
+    here, so it inherits them): its URL and its stop."""
+    start = start_redis if kind == "redis" else start_postgres
+    was = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+    try:
+        url, stop = start(tmp / kind, durable=True)
+    finally:
+        os.sched_setaffinity(0, was)
+    return url.rsplit("/", 1)[0] if kind == "redis" else url, stop
 
 
 def drive(side: Side, seconds: float, conc: int, cpus: str | None) -> None:
@@ -131,6 +159,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.add_argument(f"--{side}-env", action="append", default=[], metavar="K=V")
         ap.add_argument(f"--{side}-features", action="store_true", help="keys + sqlite store")
         ap.add_argument(f"--{side}-store-body", action="store_true", help="send store: true")
+    ap.add_argument("--store", choices=STORES, default="sqlite", help="the features' store")
     ap.add_argument("--slices", type=int, default=12, help="slices per side (even: A B B A …)")
     ap.add_argument("--slice", type=float, default=2.0, help="seconds of load per slice")
     ap.add_argument("--concurrency", type=int, default=16)
@@ -149,10 +178,15 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, str(BENCH / "mock_upstream.py"), "--server", "raw"]
         mock = Service("mock", pinned([*cmd, "--port", str(mock_port)], client_cpus), tmp / "m.log")
         services = [mock]
+        stops: list[Callable[[], None]] = []
         try:
             mock.start().wait_ready(f"http://127.0.0.1:{mock_port}/v1/models")
+            store = None
+            if args.store != "sqlite":
+                store, stop = start_store(args.store, tmp, client_cpus)
+                stops.append(stop)
             for side in (a, b):
-                start(side, tmp, mock_port, gw_cpus)
+                start(side, tmp, mock_port, gw_cpus, store)
                 assert side.svc is not None
                 services.append(side.svc)
             for i in range(args.slices):
@@ -161,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for svc in services:
                 svc.stop()
+            for stop in stops:
+                stop()
     print(report(a, b))
     return 0
 

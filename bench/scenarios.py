@@ -100,9 +100,11 @@ def wirebridge_config(
     slow_port: int,
     *,
     store_path: str | None = None,
+    store_url: str | None = None,
     api_keys: bool = False,
 ) -> str:
-    """A YAML config: two models over the two mocks; optional sqlite store and client keys."""
+    """A YAML config: two models over the two mocks; optional store (a sqlite file, or a
+    ``redis://`` or ``postgresql://`` URL) and client keys."""
     lines = [
         "server:",
         f'  listen_addr: "127.0.0.1:{port}"',
@@ -112,7 +114,10 @@ def wirebridge_config(
     ]
     if api_keys:
         lines += ["  api_keys:", f'    - "{BENCH_KEY}"']
-    if store_path:
+    if store_url:
+        backend = "redis" if store_url.startswith("redis") else "postgres"
+        lines += ["store:", f"  backend: {backend}", f'  url: "{store_url}"']
+    elif store_path:
         lines += ["store:", "  backend: sqlite", f'  path: "{store_path}"']
     else:
         lines += ["store:", "  backend: memory"]

@@ -11,7 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+
+from scenarios import wirebridge_config  # noqa: E402
 
 
 def test_quick_run_writes_the_report(tmp_path: Path) -> None:
@@ -52,11 +57,13 @@ def test_store_puts_runs_both_ways() -> None:
         assert len(table) == 1 + rows, res.stdout  # the header, then one row per run or step
 
 
-def test_ab_runs_two_gateways_in_alternating_slices() -> None:
-    """``ab.py`` starts both sides, drives each in turn and reports B against A."""
+@pytest.mark.parametrize("store", ["sqlite", "redis", "postgres"])
+def test_ab_runs_two_gateways_in_alternating_slices(store: str) -> None:
+    """``ab.py`` starts both sides (and the store's server), drives each in turn and reports B
+    against A."""
     cmd = [sys.executable, str(REPO / "bench" / "ab.py"), "--slices", "2", "--slice", "0.5"]
     res = subprocess.run(
-        [*cmd, "--b-features", "--b-store-body"],
+        [*cmd, "--store", store, "--b-features", "--b-store-body"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -67,3 +74,13 @@ def test_ab_runs_two_gateways_in_alternating_slices() -> None:
     assert len(rows) == 2, res.stdout
     assert all(line.endswith("| 2 |") for line in rows)  # two slices each
     assert "B/A: " in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "backend"),
+    [("redis://127.0.0.1:6390/1", "redis"), ("postgresql://u@127.0.0.1:5/db", "postgres")],
+)
+def test_the_bench_config_points_the_store_at_the_server(url: str, backend: str) -> None:
+    cfg = wirebridge_config(1, 2, 3, store_path="/tmp/x.db", store_url=url, api_keys=True)
+    assert f'store:\n  backend: {backend}\n  url: "{url}"\n' in cfg
+    assert "sqlite" not in cfg

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -99,6 +100,18 @@ async def test_put_replaces_response_and_items(store: ResponseStore) -> None:
     assert await store.get("resp_1", ALICE) == newer
     page = await store.input_items("resp_1", ALICE)
     assert page is not None and ids(page.data) == ["c"]
+
+
+async def test_put_replaces_items_whatever_their_count(store: ResponseStore) -> None:
+    # PostgreSQL upserts items by position and deletes the tail: more, none, then fewer again.
+    for items in (["a", "b", "c"], [], ["d", "e"], ["f", "g", "h", "i"], ["j"]):
+        await store.put(rec("resp_1", items=[msg(i, i) for i in items]))
+        page = await store.input_items("resp_1", ALICE, order="asc")
+        assert page is not None and ids(page.data) == items
+        got = await store.get("resp_1", ALICE)
+        assert got is not None and ids(got.input_items) == items
+        history = await store.history("resp_1", ALICE)
+        assert history is not None and ids(history)[: len(items)] == items
 
 
 async def test_never_expiring_record(store: ResponseStore) -> None:
@@ -526,6 +539,39 @@ async def test_redis_keys_are_namespaced(redis_url: str) -> None:
         "wirebridge:expiry",
         "wirebridge:resp:resp_1",
     ]
+
+
+async def test_redis_put_keeps_expiry_and_active_set_in_step(redis_url: str) -> None:
+    # ``put`` is one Lua script: the TTLs, the expiry index and the active set must follow
+    # every re-put of the same response, as the MULTI it replaced did.
+    url = redis_url.rsplit("/", 1)[0] + "/4"
+    client = aioredis.Redis.from_url(url)
+    await client.flushdb()
+    store = await open_store(StoreConfig(backend="redis", url=url))
+    resp, events = "wirebridge:resp:resp_1", "wirebridge:events:resp_1"
+    expiry, active = "wirebridge:expiry", "wirebridge:active"
+    soon = int(time.time()) + 3600
+    try:
+        await store.put(rec("resp_1", status="in_progress", expires_at=soon))
+        await store.append_event("resp_1", 0, {"type": "x"})
+        assert await client.expiretime(resp) == soon
+        assert await client.expiretime(events) == soon
+        assert await client.zscore(expiry, "resp_1") == soon
+        assert await client.smembers(active) == {b"resp_1"}
+
+        await store.put(rec("resp_1", status="completed", expires_at=None))
+        assert await client.ttl(resp) == -1
+        assert await client.ttl(events) == -1
+        assert await client.zscore(expiry, "resp_1") is None
+        assert await client.smembers(active) == set()
+        got = await client.hgetall(resp)
+        assert got[b"status"] == b"completed"
+        assert got[b"expires"] == b""
+        assert got[b"prev"] == b""
+        assert orjson.loads(got[b"items"]) == rec("resp_1").input_items
+    finally:
+        await store.close()
+        await client.aclose()
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ machine without them, never skip, or a green run would hide an untested backend.
 PostgreSQL refuses to run as root, and CI runs as root: then initdb and the server run as the
 ``postgres`` user (``nobody`` if there is none) through ``runuser``, in a directory made under the
 system temp dir and chowned to that user, because pytest's own temp tree is private to root.
-Servers are tuned for tests (no fsync, no persistence); they listen on 127.0.0.1 only.
+Servers are tuned for tests (no fsync, no persistence) unless started ``durable``, as the
+benchmark starts them (``bench/ab.py``); they listen on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ __all__ = ["ServerUnavailable", "start_postgres", "start_redis"]
 STARTUP_TIMEOUT = 30.0
 PG_USER = "wbtest"  # the superuser initdb creates; trust auth on loopback
 _INITDB_OPTIONS = ("-E", "UTF8", "--locale=C", "--no-sync")
-_REDIS_OPTIONS = ("--save", "", "--appendonly", "no", "--daemonize", "no")
+_REDIS_OPTIONS = ("--save", "", "--daemonize", "no", "--appendonly", "no")
+# How Redis is commonly run where its data matters: every write appended, fsynced each second.
+_REDIS_DURABLE = (*_REDIS_OPTIONS[:4], "--appendonly", "yes", "--appendfsync", "everysec")
+_PG_FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
 
 class ServerUnavailable(RuntimeError):
@@ -90,7 +94,7 @@ def _run_as() -> tuple[list[str], int, int] | None:
     raise ServerUnavailable("running as root, and there is no postgres or nobody user to run as")
 
 
-def start_postgres(tmpdir: Path) -> tuple[str, Callable[[], None]]:
+def start_postgres(tmpdir: Path, *, durable: bool = False) -> tuple[str, Callable[[], None]]:
     """A fresh cluster; the DSN connects as superuser ``wbtest`` to database ``postgres``.
 
     The cluster lives in its own temp dir (see the module docstring); ``stop()`` removes it and
@@ -136,7 +140,7 @@ def start_postgres(tmpdir: Path) -> tuple[str, Callable[[], None]]:
             [initdb, "-D", str(data), "-U", PG_USER, "-A", "trust", *_INITDB_OPTIONS],
             "initdb",
         )
-        port = _start_pg(run, pg_ctl, data, base, log)
+        port = _start_pg(run, pg_ctl, data, base, log, "" if durable else _PG_FAST)
     except BaseException:
         stop()
         raise
@@ -144,15 +148,19 @@ def start_postgres(tmpdir: Path) -> tuple[str, Callable[[], None]]:
 
 
 def _start_pg(
-    run: Callable[[list[str], str], None], pg_ctl: str, data: Path, sock: Path, log: Path
+    run: Callable[[list[str], str], None],
+    pg_ctl: str,
+    data: Path,
+    sock: Path,
+    log: Path,
+    tuning: str,
 ) -> int:
     """Start on a free port, trying again if another process took the port meanwhile."""
     last: ServerUnavailable | None = None
     for _ in range(3):
         port = _free_port()
         options = (
-            f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 {tuning} -c max_connections=200"
         )
         try:
             run(
@@ -179,8 +187,9 @@ def _redis_answers(port: int) -> bool:
         return False
 
 
-def start_redis(tmpdir: Path) -> tuple[str, Callable[[], None]]:
-    """A redis-server with no persistence; the URL names database 0."""
+def start_redis(tmpdir: Path, *, durable: bool = False) -> tuple[str, Callable[[], None]]:
+    """A redis-server with no persistence (``durable``: an append-only file fsynced every
+    second); the URL names database 0."""
     binary = shutil.which("redis-server") or next(
         (p for p in ("/usr/bin/redis-server", "/usr/sbin/redis-server") if os.path.exists(p)),
         None,
@@ -204,7 +213,7 @@ def start_redis(tmpdir: Path) -> tuple[str, Callable[[], None]]:
                     "127.0.0.1",
                     "--dir",
                     str(tmpdir),
-                    *_REDIS_OPTIONS,
+                    *(_REDIS_DURABLE if durable else _REDIS_OPTIONS),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -1,11 +1,11 @@
 """The PostgreSQL store: an asyncpg pool over the schema in ``migrations/``.
 
-Several gateway instances may share one database, so everything that reads then writes runs in
-one transaction: ``put`` writes the response and its items atomically, ``recover`` locks the rows
-it fails (``FOR UPDATE SKIP LOCKED``: two instances recovering at once split the work rather than
-wait on each other), and migrations run under an advisory lock so instances starting together
-apply each one once. The DSN may carry server settings as query parameters
-(``?search_path=tenant_a``), which asyncpg passes through.
+Several gateway instances may share one database, so every write is atomic: ``put`` writes the
+response and its items in one statement (one round trip), what reads then writes runs in one
+transaction, ``recover`` locks the rows it fails (``FOR UPDATE SKIP LOCKED``: two instances
+recovering at once split the work rather than wait on each other), and migrations run under an
+advisory lock so instances starting together apply each one once. The DSN may carry server
+settings as query parameters (``?search_path=tenant_a``), which asyncpg passes through.
 """
 
 from __future__ import annotations
@@ -46,10 +46,20 @@ FROM responses r
 WHERE r.id = $1 AND r.owner = $2 AND (r.expires_at IS NULL OR r.expires_at > $3)
 """
 
-# All items in one statement: an array per column, unnested back into rows.
-_INSERT_ITEMS = """
+# A whole put in one statement, so one round trip where BEGIN, three statements and COMMIT
+# took five: the response upserted, its items upserted by position (an array per column,
+# unnested back into rows), and the items past the new last position deleted. The two item
+# statements touch disjoint rows, as the sub-statements of one statement must. Two puts of one
+# response racing could leave the longer item list's tail only if their items differed, and a
+# response's input items are fixed when it is created.
+_PUT = f"""
+WITH response AS ({sql.UPSERT_RESPONSE}),
+stale AS (
+    DELETE FROM response_items WHERE response_id = $1 AND position >= cardinality($8::integer[])
+)
 INSERT INTO response_items (response_id, position, item_id, item)
-SELECT $1::text, * FROM unnest($2::integer[], $3::text[], $4::text[])
+SELECT $1::text, * FROM unnest($8::integer[], $9::text[], $10::text[])
+ON CONFLICT (response_id, position) DO UPDATE SET item_id = excluded.item_id, item = excluded.item
 """
 
 
@@ -102,22 +112,21 @@ class PostgresStore:
     async def put(self, rec: StoredResponse) -> None:
         response = sql.dumps(rec.response)
         rows = sql.item_rows(rec.id, rec.input_items)
+        _, positions, ids, items = zip(*rows, strict=True) if rows else ((), (), (), ())
         with _errors(self._where, "put"):
-            async with self._pool.acquire() as conn, conn.transaction():
-                await conn.execute(
-                    sql.UPSERT_RESPONSE,
-                    rec.id,
-                    rec.owner,
-                    rec.status,
-                    rec.previous_response_id,
-                    rec.created_at,
-                    rec.expires_at,
-                    response,
-                )
-                await conn.execute(sql.DELETE_ITEMS, rec.id)
-                if rows:
-                    _, positions, ids, items = zip(*rows, strict=True)
-                    await conn.execute(_INSERT_ITEMS, rec.id, positions, ids, items)
+            await self._pool.execute(
+                _PUT,
+                rec.id,
+                rec.owner,
+                rec.status,
+                rec.previous_response_id,
+                rec.created_at,
+                rec.expires_at,
+                response,
+                positions,
+                ids,
+                items,
+            )
 
     async def get(self, id: str, owner: str) -> StoredResponse | None:
         with _errors(self._where, "get"):

@@ -67,6 +67,7 @@ class RedisStore:
         self.prefix = prefix
         self._expiry = f"{prefix}expiry"
         self._active = f"{prefix}active"
+        self._put = client.register_script(scripts.PUT)
         self._history = client.register_script(scripts.HISTORY)
         self._delete = client.register_script(scripts.DELETE)
         self._append = client.register_script(scripts.APPEND)
@@ -109,30 +110,22 @@ class RedisStore:
     # -- the contract --------------------------------------------------------------------------
 
     async def put(self, rec: StoredResponse) -> None:
-        fields = {
-            "owner": rec.owner,
-            "prev": rec.previous_response_id or "",
-            "created": rec.created_at,
-            "expires": "" if rec.expires_at is None else rec.expires_at,
-            "status": rec.status,
-            "response": orjson.dumps(rec.response),
-            "items": orjson.dumps(rec.input_items),
-        }
-        key, events = self._resp(rec.id), self._events(rec.id)
+        # One script, not a MULTI of six commands: the client packs one command and parses one
+        # reply, which is most of what a put costs the gateway (``bench/README.md``).
+        args = [
+            rec.id,
+            "" if rec.expires_at is None else rec.expires_at,
+            "1" if rec.status in ACTIVE_STATUSES else "",
+            rec.owner,
+            rec.previous_response_id or "",
+            rec.created_at,
+            rec.status,
+            orjson.dumps(rec.response),
+            orjson.dumps(rec.input_items),
+        ]
+        keys = [self._resp(rec.id), self._events(rec.id), self._expiry, self._active]
         with self._errors("put"):
-            pipe: Any
-            async with self._r.pipeline(transaction=True) as pipe:
-                pipe.hset(key, mapping=fields)
-                if rec.expires_at is None:
-                    pipe.persist(key).persist(events).zrem(self._expiry, rec.id)
-                else:
-                    pipe.expireat(key, rec.expires_at).expireat(events, rec.expires_at)
-                    pipe.zadd(self._expiry, {rec.id: rec.expires_at})
-                if rec.status in ACTIVE_STATUSES:
-                    pipe.sadd(self._active, rec.id)
-                else:
-                    pipe.srem(self._active, rec.id)
-                await pipe.execute()
+            await self._put(keys=keys, args=args)
 
     async def get(self, id: str, owner: str) -> StoredResponse | None:
         with self._errors("get"):

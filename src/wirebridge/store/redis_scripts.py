@@ -1,5 +1,26 @@
 """The Lua scripts of the Redis store: each check-then-write is one atomic round trip."""
 
+PUT = """
+local id, expires, active = ARGV[1], ARGV[2], ARGV[3]
+redis.call('HSET', KEYS[1], 'owner', ARGV[4], 'prev', ARGV[5], 'created', ARGV[6],
+           'expires', expires, 'status', ARGV[7], 'response', ARGV[8], 'items', ARGV[9])
+if expires == '' then
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[2])
+  redis.call('ZREM', KEYS[3], id)
+else
+  redis.call('EXPIREAT', KEYS[1], expires)
+  redis.call('EXPIREAT', KEYS[2], expires)
+  redis.call('ZADD', KEYS[3], expires, id)
+end
+if active == '1' then
+  redis.call('SADD', KEYS[4], id)
+else
+  redis.call('SREM', KEYS[4], id)
+end
+return 1
+"""
+
 HISTORY = """
 local prefix, id, owner = ARGV[1], ARGV[2], ARGV[3]
 local now, max = tonumber(ARGV[4]), tonumber(ARGV[5])
