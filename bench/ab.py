@@ -2,6 +2,7 @@
 
     python bench/ab.py [--a-src DIR] [--a-env K=V ...] [--a-features] [--a-store-body]
                        [--b-src DIR] [--b-env K=V ...] [--b-features] [--b-store-body]
+                       [--a-rate-limits memory|redis] [--b-rate-limits memory|redis]
                        [--store sqlite|redis|postgres]
                        [--slices N] [--slice SECONDS] [--concurrency C]
 
@@ -17,7 +18,9 @@ change; default: the installed one), with ``--X-env`` in its environment, servin
 features scenario does (client keys and the SQLite store; ``--store redis`` or ``postgres``
 puts both sides' stores in one server the tool starts beside the mock, durable as such servers
 are usually run: Redis appending every write to a file fsynced each second, PostgreSQL with
-its defaults); ``--X-store-body`` sends ``store: true``. The report gives
+its defaults); ``--X-store-body`` sends ``store: true``. ``--X-rate-limits`` gives that side
+per-key and per-address limits so high that they never refuse, counted in memory or in Redis:
+what counting costs. The report gives
 each side's requests per second and server CPU per request over all of its slices, B/A, and B/A
 of each A B B A group to show the spread.
 """
@@ -54,6 +57,7 @@ class Side:
     env: dict[str, str]
     features: bool
     store_body: bool
+    rate_limits: str | None
     svc: Service | None = None
     url: str = ""
     body: Path = Path()
@@ -75,21 +79,32 @@ def _side(args: argparse.Namespace, name: str) -> Side:
         env,
         getattr(args, f"{name}_features"),
         getattr(args, f"{name}_store_body"),
+        getattr(args, f"{name}_rate_limits"),
     )
 
 
-def start(side: Side, tmp: Path, mock_port: int, cpus: str | None, server: str | None) -> None:
+def start(side: Side, tmp: Path, mock_port: int, cpus: str | None, servers: dict[str, str]) -> None:
     port = free_port()
     home = tmp / f"home-{side.name}"
     home.mkdir()
     store = str(home / "store.db") if side.features else None
     url = None
+    server = servers.get("store")
     if side.features and server:  # each side its own Redis database; PostgreSQL's tables shared
         url = f"{server}/{1 + (side.name == 'B')}" if server.startswith("redis") else server
+    limits = side.rate_limits
+    if limits == "redis":
+        limits = f"{servers['redis']}/{3 + (side.name == 'B')}"
     cfg = tmp / f"{side.name}.yaml"
     cfg.write_text(
         wirebridge_config(
-            port, mock_port, mock_port, store_path=store, store_url=url, api_keys=side.features
+            port,
+            mock_port,
+            mock_port,
+            store_path=store,
+            store_url=url,
+            api_keys=side.features,
+            rate_limits=limits,
         )
     )
     side.body = tmp / f"{side.name}.json"
@@ -159,6 +174,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.add_argument(f"--{side}-env", action="append", default=[], metavar="K=V")
         ap.add_argument(f"--{side}-features", action="store_true", help="keys + sqlite store")
         ap.add_argument(f"--{side}-store-body", action="store_true", help="send store: true")
+        ap.add_argument(f"--{side}-rate-limits", choices=("memory", "redis"), help="never refusing")
     ap.add_argument("--store", choices=STORES, default="sqlite", help="the features' store")
     ap.add_argument("--slices", type=int, default=12, help="slices per side (even: A B B A …)")
     ap.add_argument("--slice", type=float, default=2.0, help="seconds of load per slice")
@@ -181,12 +197,17 @@ def main(argv: list[str] | None = None) -> int:
         stops: list[Callable[[], None]] = []
         try:
             mock.start().wait_ready(f"http://127.0.0.1:{mock_port}/v1/models")
-            store = None
+            servers: dict[str, str] = {}  # "store", and "redis" for the rate limits
             if args.store != "sqlite":
-                store, stop = start_store(args.store, tmp, client_cpus)
+                servers["store"], stop = start_store(args.store, tmp, client_cpus)
+                stops.append(stop)
+                if args.store == "redis":
+                    servers["redis"] = servers["store"]
+            if "redis" not in servers and "redis" in (a.rate_limits, b.rate_limits):
+                servers["redis"], stop = start_store("redis", tmp, client_cpus)
                 stops.append(stop)
             for side in (a, b):
-                start(side, tmp, mock_port, gw_cpus, store)
+                start(side, tmp, mock_port, gw_cpus, servers)
                 assert side.svc is not None
                 services.append(side.svc)
             for i in range(args.slices):

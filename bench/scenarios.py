@@ -102,9 +102,11 @@ def wirebridge_config(
     store_path: str | None = None,
     store_url: str | None = None,
     api_keys: bool = False,
+    rate_limits: str | None = None,
 ) -> str:
     """A YAML config: two models over the two mocks; optional store (a sqlite file, or a
-    ``redis://`` or ``postgresql://`` URL) and client keys."""
+    ``redis://`` or ``postgresql://`` URL), client keys, and rate limits (``"memory"`` or a
+    ``redis://`` URL to count in) so high that they never refuse: what counting costs."""
     lines = [
         "server:",
         f'  listen_addr: "127.0.0.1:{port}"',
@@ -114,6 +116,14 @@ def wirebridge_config(
     ]
     if api_keys:
         lines += ["  api_keys:", f'    - "{BENCH_KEY}"']
+    if rate_limits:
+        lines += ["  rate_limits:"]
+        if rate_limits != "memory":
+            lines += ["    storage: redis", f'    redis_url: "{rate_limits}"']
+        lines += [
+            f"    per_key: {{rpm: {10**9}, rpd: {10**10}, tpm: {10**12}}}",
+            f"    per_ip: {{rpm: {10**9}, rpd: {10**10}}}",
+        ]
     if store_url:
         backend = "redis" if store_url.startswith("redis") else "postgres"
         lines += ["store:", f"  backend: {backend}", f'  url: "{store_url}"']

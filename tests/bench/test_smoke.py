@@ -57,13 +57,22 @@ def test_store_puts_runs_both_ways() -> None:
         assert len(table) == 1 + rows, res.stdout  # the header, then one row per run or step
 
 
-@pytest.mark.parametrize("store", ["sqlite", "redis", "postgres"])
-def test_ab_runs_two_gateways_in_alternating_slices(store: str) -> None:
-    """``ab.py`` starts both sides (and the store's server), drives each in turn and reports B
-    against A."""
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--store", "sqlite"],
+        ["--store", "redis"],
+        ["--store", "postgres"],
+        ["--a-rate-limits", "memory", "--b-rate-limits", "redis"],
+    ],
+    ids=["sqlite", "redis", "postgres", "rate-limits"],
+)
+def test_ab_runs_two_gateways_in_alternating_slices(options: list[str]) -> None:
+    """``ab.py`` starts both sides (and the servers they use), drives each in turn and reports
+    B against A."""
     cmd = [sys.executable, str(REPO / "bench" / "ab.py"), "--slices", "2", "--slice", "0.5"]
     res = subprocess.run(
-        [*cmd, "--store", store, "--b-features", "--b-store-body"],
+        [*cmd, *options, "--b-features", "--b-store-body"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -84,3 +93,10 @@ def test_the_bench_config_points_the_store_at_the_server(url: str, backend: str)
     cfg = wirebridge_config(1, 2, 3, store_path="/tmp/x.db", store_url=url, api_keys=True)
     assert f'store:\n  backend: {backend}\n  url: "{url}"\n' in cfg
     assert "sqlite" not in cfg
+
+
+def test_the_bench_config_sets_limits_that_never_refuse() -> None:
+    cfg = wirebridge_config(1, 2, 3, rate_limits="redis://127.0.0.1:6390/3")
+    assert '  rate_limits:\n    storage: redis\n    redis_url: "redis://127.0.0.1:6390/3"\n' in cfg
+    assert "per_key: {rpm: 1000000000, rpd: 10000000000, tpm: 1000000000000}" in cfg
+    assert "storage" not in wirebridge_config(1, 2, 3, rate_limits="memory")

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
+from tests.support.servers import start_redis
 from wirebridge.config.errors import ConfigError, Where
 from wirebridge.config.load import config_from_tree
 from wirebridge.config.model import RateLimitConfig, RateLimits
 from wirebridge.errors import RateLimited
-from wirebridge.ratelimit.limiter import Limiter, checks_for, duration, effective
+from wirebridge.ratelimit.limiter import (
+    Limiter,
+    RateLimitStorageError,
+    checks_for,
+    duration,
+    effective,
+)
 
 
 def server(rate_limits: object) -> RateLimitConfig:
@@ -57,8 +67,16 @@ def test_duration() -> None:
     assert duration(90) == "1m30s" and duration(86_400) == "24h0m0s"
 
 
-async def test_counting_in_memory() -> None:
-    limiter = Limiter(RateLimitConfig())
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+async def test_counting(storage: str, request: pytest.FixtureRequest) -> None:
+    cfg = RateLimitConfig()
+    if storage == "redis":
+        url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/8"
+        client = aioredis.Redis.from_url(url)
+        await client.flushdb()
+        await client.aclose()
+        cfg = RateLimitConfig(storage="redis", redis_url=url)
+    limiter = Limiter(cfg)
     await limiter.start()
     try:
         checks = checks_for(RateLimits(rpm=2, rpd=10, tpm=100), ("key", "k"), tokens=True)
@@ -81,5 +99,38 @@ async def test_counting_in_memory() -> None:
             await limiter.admit([checks[2]])
         assert tokens.value.headers["x-ratelimit-remaining-tokens"] == "0"
         assert "100 tokens per minute" in tokens.value.message
+    finally:
+        await limiter.close()
+
+
+async def test_a_redis_gone_away_lets_requests_through(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, stop = start_redis(tmp_path)
+    limiter = Limiter(RateLimitConfig(storage="redis", redis_url=url))
+    try:
+        await limiter.start()
+        checks = checks_for(RateLimits(rpm=1, tpm=10), ("key", "k"), tokens=True)
+        assert (await limiter.admit(checks))["x-ratelimit-remaining-requests"] == "0"
+        stop()
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="wirebridge"):
+            assert await limiter.admit(checks) == {}  # counted, it would be refused
+            await limiter.charge(checks[1], 5)
+        assert time.monotonic() - started < 5
+        assert "rate limit storage failed, request let through" in caplog.text
+        assert "5 tokens not counted" in caplog.text
+    finally:
+        stop()
+        await limiter.close()
+
+
+async def test_a_redis_that_does_not_answer_stops_the_start(tmp_path: Path) -> None:
+    url, stop = start_redis(tmp_path)
+    stop()
+    limiter = Limiter(RateLimitConfig(storage="redis", redis_url=url))
+    try:
+        with pytest.raises(RateLimitStorageError, match="does not answer"):
+            await limiter.start()
     finally:
         await limiter.close()

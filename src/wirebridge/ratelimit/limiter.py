@@ -1,16 +1,15 @@
-"""Counting requests and tokens against ``server.rate_limits`` with the ``limits`` library.
+"""Counting requests and tokens against ``server.rate_limits``.
 
-Every limit is a **fixed window** (``FixedWindowRateLimiter``) that opens at the first request
-counted in it and lasts a minute or a day: one counter per limit and client, one ``INCRBY`` on
-Redis, and exact counts (the Nth request of a limit of N passes, the N+1th does not), at the
-price of allowing up to twice the limit across a window's edge. The storage is ``limits``'
-``MemoryStorage`` for one instance, or its async ``RedisStorage`` (redis-py) so that every
-instance counts in the same place.
+Every limit is a **fixed window** that opens at the first request counted in it and lasts a
+minute or a day: one counter per limit and client, and exact counts (the Nth request of a limit
+of N passes, the N+1th does not), at the price of allowing up to twice the limit across a
+window's edge. The counters (``counters.py``) live in this process's memory for one instance, or
+in Redis so that every instance counts in the same place.
 
-A request is admitted in two rounds: first every limit that applies is read, and a request any
-of them has no room for is refused without counting anywhere; then the request counts against
-each request limit, and a limit another request filled in between still refuses it (the
-increment decides, so instances sharing Redis never admit more than the limit together).
+A request is admitted in one operation on every limit that applies: a request any of them has no
+room for is refused without counting anywhere, else it counts against each request limit. In
+Redis that operation is one atomic script, so instances sharing Redis never admit more than the
+limit together, in one round trip.
 
 Tokens per minute cannot be known before the answer: a request passes while the key's window
 has any tokens left, and when the turn finishes its usage is charged (``charge``) — so the
@@ -19,34 +18,26 @@ request that crosses the limit completes, and the next ones wait for the window 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import math
-import time
-from collections.abc import Awaitable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
-
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import FixedWindowRateLimiter
-from limits.errors import StorageError
+from typing import Any, Literal, NamedTuple
 
 from wirebridge.config.model import RateLimitConfig, RateLimits
 from wirebridge.errors import GatewayError, RateLimited
+from wirebridge.ratelimit.counters import Counters, MemoryCounters, RedisCounters, Slot
 from wirebridge.store.base import redact_url
 
 log = logging.getLogger("wirebridge")
 
-NAMESPACE = "wirebridge"
-REDIS_PREFIX = "wirebridge:ratelimit"
 REDIS_TIMEOUT = 5.0
 REDIS_CONNECTIONS = 64
 
-T = TypeVar("T")
 Kind = Literal["requests", "tokens"]
 _UNITS = {"rpm": ("requests", "minute"), "rpd": ("requests", "day"), "tpm": ("tokens", "minute")}
+_PERIODS = {"rpm": 60, "rpd": 86_400, "tpm": 60}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +45,16 @@ class Check:
     """One limit applied to one subject: ``("key", "key:abc")`` or ``("ip", "10.0.0.7")``."""
 
     name: str  # rpm | rpd | tpm
-    item: RateLimitItem
+    limit: int
     subject: tuple[str, str]
+    slot: Slot  # its counter
 
     @property
     def kind(self) -> Kind:
         return "tokens" if self.name == "tpm" else "requests"
 
-    @property
-    def ids(self) -> tuple[str, str, str]:
-        return (*self.subject, self.kind)  # requests and tokens of one amount: two counters
 
-
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):  # a tuple: built for every limit of every request
     limit: int
     remaining: int
     reset: float  # seconds until the window closes
@@ -91,18 +78,24 @@ def effective(server: RateLimits, own: RateLimits) -> RateLimits:
     )
 
 
-@functools.lru_cache(maxsize=1024)
-def _item(name: str, amount: int) -> RateLimitItem:
-    if name == "rpd":
-        return RateLimitItemPerDay(amount, namespace=NAMESPACE)
-    return RateLimitItemPerMinute(amount, namespace=NAMESPACE)
-
-
-def checks_for(limits: RateLimits, subject: tuple[str, str], *, tokens: bool) -> list[Check]:
+@functools.lru_cache(maxsize=4096)  # the same few keys and addresses, request after request
+def checks_for(limits: RateLimits, subject: tuple[str, str], *, tokens: bool) -> tuple[Check, ...]:
     found = [("rpm", limits.rpm), ("rpd", limits.rpd)]
     if tokens:
         found.append(("tpm", limits.tpm))
-    return [Check(name, _item(name, amount), subject) for name, amount in found if amount]
+    return tuple(_check(name, amount, subject) for name, amount in found if amount)
+
+
+def _check(name: str, limit: int, subject: tuple[str, str]) -> Check:
+    # The subject's id last in the key: it is the only part that may hold a ":" (IPv6).
+    key = f"{name}:{subject[0]}:{subject[1]}"
+    return Check(name, limit, subject, Slot(key, limit, _PERIODS[name], name != "tpm"))
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError, TimeoutError)
 
 
 class Limiter:
@@ -110,62 +103,46 @@ class Limiter:
 
     def __init__(self, cfg: RateLimitConfig) -> None:
         self.cfg = cfg
-        self._pool: Any = None
-        self._storage: Storage
+        self._counters: Counters
         if cfg.storage == "redis":
             assert cfg.redis_url is not None
-            # Our own pool, so that close() can release it (limits' storages have no close).
-            self._pool = _redis_pool(cfg.redis_url)
-            options: dict[str, Any] = {"connection_pool": self._pool}
-            self._storage = RedisStorage(
-                "async+redis://",
-                implementation="redispy",
-                key_prefix=REDIS_PREFIX,
-                wrap_exceptions=True,
-                **options,
-            )
+            self._counters = RedisCounters(_redis_pool(cfg.redis_url))
+            self._failures = _storage_errors()
         else:
-            self._storage = _SweptMemoryStorage(wrap_exceptions=True)
-        self._limiter = FixedWindowRateLimiter(self._storage)
+            self._counters = MemoryCounters()
+            self._failures = ()
 
     async def start(self) -> None:
-        if self.cfg.storage == "redis" and not await self._storage.check():
+        try:
+            await self._counters.start()
+        except self._failures as exc:
             where = redact_url(self.cfg.redis_url or "")
-            raise RateLimitStorageError(f"rate limit storage: redis at {where} does not answer")
+            raise RateLimitStorageError(
+                f"rate limit storage: redis at {where} does not answer ({type(exc).__name__})"
+            ) from None
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
+        await self._counters.close()
 
-    async def admit(self, checks: list[Check]) -> dict[str, str]:
+    async def admit(self, checks: Sequence[Check]) -> dict[str, str]:
         """Count one request against ``checks`` (token limits are only read); the rate limit
         headers to send, or ``RateLimited`` carrying them. A storage failure lets the request
         through (logged): an unreachable Redis must not take the gateway down."""
         try:
-            return await self._admit(checks)
-        except StorageError as exc:
-            log.warning("rate limit storage failed, request let through: %s", exc.storage_error)
+            reading = await self._counters.admit([check.slot for check in checks])
+        except self._failures as exc:
+            log.warning("rate limit storage failed, request let through: %s", exc)
             return {}
-
-    async def _all(self, steps: list[Awaitable[T]]) -> list[T]:
-        """Round trips to Redis in parallel; in memory, one after the other (no tasks)."""
-        if self._pool is not None:
-            return list(await asyncio.gather(*steps))
-        return [await step for step in steps]
-
-    async def _admit(self, checks: list[Check]) -> dict[str, str]:
-        windows = await self._all([self._window(c) for c in checks])
-        for check, window in zip(checks, windows, strict=True):
-            if window.remaining < 1:
-                raise _refusal(check, window, checks, windows)
-        counted = [(c, w) for c, w in zip(checks, windows, strict=True) if c.kind == "requests"]
-        hits = await self._all([self._limiter.hit(c.item, *c.ids) for c, _ in counted])
-        for (check, window), ok in zip(counted, hits, strict=True):
-            if not ok:  # another request took the last one meanwhile
-                raise _refusal(check, Window(window.limit, 0, window.reset), checks, windows)
-        after = [
-            Window(w.limit, max(0, w.remaining - (c.kind == "requests")), w.reset)
-            for c, w in zip(checks, windows, strict=True)
+        if reading.refused is not None:
+            windows = [
+                Window(c.limit, max(0, c.limit - used), reset)
+                for c, used, reset in zip(checks, reading.used, reading.reset, strict=True)
+            ]
+            n = reading.refused
+            raise _refusal(checks[n], windows[n], checks, windows)
+        after = [  # this request counted in the requests windows
+            Window(c.limit, max(0, c.limit - used - c.slot.counts), reset)
+            for c, used, reset in zip(checks, reading.used, reading.reset, strict=True)
         ]
         return headers(checks, after)
 
@@ -174,35 +151,9 @@ class Limiter:
         if tokens <= 0:
             return
         try:
-            await self._limiter.hit(check.item, *check.ids, cost=tokens)
-        except StorageError as exc:
-            log.warning(
-                "rate limit storage failed, %d tokens not counted: %s", tokens, exc.storage_error
-            )
-
-    async def _window(self, check: Check) -> Window:
-        reset_at, remaining = await self._limiter.get_window_stats(check.item, *check.ids)
-        now = time.time()
-        # A window nobody counted in yet opens with the next request: it lasts a full period.
-        reset = reset_at - now if reset_at > now else float(check.item.get_expiry())
-        return Window(check.item.amount, remaining, reset)
-
-
-class _SweptMemoryStorage(MemoryStorage):
-    """``MemoryStorage`` sweeping expired counters at most every ``SWEEP_SECONDS``: it sweeps
-    every counter on each increment, a cost that grows with the number of clients (9 ms a
-    request at 10,000 addresses). Reads expire what they touch either way."""
-
-    SWEEP_SECONDS = 10.0
-    _swept = float("-inf")
-
-    async def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the private hook
-        now = time.monotonic()
-        if now - self._swept < self.SWEEP_SECONDS:
-            return
-        self._swept = now
-        if self.timer is None or self.timer.done():
-            self.timer = asyncio.create_task(self._MemoryStorage__expire_events())  # type: ignore[attr-defined]
+            await self._counters.charge(check.slot, tokens)
+        except self._failures as exc:
+            log.warning("rate limit storage failed, %d tokens not counted: %s", tokens, exc)
 
 
 def _redis_pool(url: str) -> Any:
@@ -219,7 +170,7 @@ def _redis_pool(url: str) -> Any:
 
 
 def _refusal(
-    check: Check, window: Window, checks: list[Check], windows: list[Window]
+    check: Check, window: Window, checks: Sequence[Check], windows: list[Window]
 ) -> RateLimited:
     retry = max(1, math.ceil(window.reset))
     kind, period = _UNITS[check.name]
@@ -234,7 +185,7 @@ def _refusal(
 
 
 def headers(
-    checks: list[Check], windows: list[Window], refused: tuple[Check, Window] | None = None
+    checks: Sequence[Check], windows: list[Window], refused: tuple[Check, Window] | None = None
 ) -> dict[str, str]:
     """OpenAI's ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}``: for each kind, the
     limit that refused the request, else the one with the least room left."""
