@@ -3,6 +3,7 @@
     python bench/ab.py [--a-src DIR] [--a-env K=V ...] [--a-features] [--a-store-body]
                        [--b-src DIR] [--b-env K=V ...] [--b-features] [--b-store-body]
                        [--a-rate-limits memory|redis] [--b-rate-limits memory|redis]
+                       [--a-managed-key] [--b-managed-key]
                        [--store sqlite|redis|postgres]
                        [--slices N] [--slice SECONDS] [--concurrency C]
 
@@ -20,7 +21,8 @@ puts both sides' stores in one server the tool starts beside the mock, durable a
 are usually run: Redis appending every write to a file fsynced each second, PostgreSQL with
 its defaults); ``--X-store-body`` sends ``store: true``. ``--X-rate-limits`` gives that side
 per-key and per-address limits so high that they never refuse, counted in memory or in Redis:
-what counting costs. The report gives
+what counting costs. ``--X-managed-key`` sends a managed key (``wirebridge keys create`` in
+that side's store) instead of the configured one. The report gives
 each side's requests per second and server CPU per request over all of its slices, B/A, and B/A
 of each A B B A group to show the spread.
 """
@@ -58,6 +60,8 @@ class Side:
     features: bool
     store_body: bool
     rate_limits: str | None
+    managed_key: bool
+    key: str = BENCH_KEY  # what the load generator sends
     svc: Service | None = None
     url: str = ""
     body: Path = Path()
@@ -80,6 +84,7 @@ def _side(args: argparse.Namespace, name: str) -> Side:
         getattr(args, f"{name}_features"),
         getattr(args, f"{name}_store_body"),
         getattr(args, f"{name}_rate_limits"),
+        getattr(args, f"{name}_managed_key"),
     )
 
 
@@ -112,10 +117,22 @@ def start(side: Side, tmp: Path, mock_port: int, cpus: str | None, servers: dict
     env = {**os.environ, "WIREBRIDGE_HOME": str(home), **side.env}
     if side.src:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [side.src, env.get("PYTHONPATH")]))
+    if side.managed_key:
+        side.key = _create_key(cfg, env)
     cmd = [sys.executable, "-m", "wirebridge", "serve", "--config", str(cfg)]
     side.svc = Service(f"gateway-{side.name}", pinned(cmd, cpus), tmp / f"{side.name}.log", env)
     side.svc.start().wait_ready(f"http://127.0.0.1:{port}/health")
     side.url = f"http://127.0.0.1:{port}{SCENARIO.path}"
+
+
+def _create_key(cfg: Path, env: dict[str, str]) -> str:
+    """A managed client key in the side's store (``wirebridge keys create``)."""
+    cmd = [sys.executable, "-m", "wirebridge", "keys", "create", "--json", "--config", str(cfg)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"keys create failed: {done.stderr[-2000:]}")
+    key: str = json.loads(done.stdout)["key"]
+    return key
 
 
 def start_store(kind: str, tmp: Path, cpus: str | None) -> tuple[str, Callable[[], None]]:
@@ -139,7 +156,7 @@ def drive(side: Side, seconds: float, conc: int, cpus: str | None) -> None:
     cmd += ["--body-file", str(side.body), "--concurrency", str(conc), "--marker", SCENARIO.marker]
     cmd += ["--duration", str(seconds), "--warmup", str(WARMUP)]
     if side.features:
-        cmd += ["--header", f"Authorization: Bearer {BENCH_KEY}"]
+        cmd += ["--header", f"Authorization: Bearer {side.key}"]
     cpu0 = proc_cpu(side.svc.pid)
     res = subprocess.run(pinned(cmd, cpus), capture_output=True, text=True, timeout=seconds + 120)
     side.cpu += proc_cpu(side.svc.pid) - cpu0
@@ -175,12 +192,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.add_argument(f"--{side}-features", action="store_true", help="keys + sqlite store")
         ap.add_argument(f"--{side}-store-body", action="store_true", help="send store: true")
         ap.add_argument(f"--{side}-rate-limits", choices=("memory", "redis"), help="never refusing")
+        ap.add_argument(
+            f"--{side}-managed-key", action="store_true", help="a managed key (with --X-features)"
+        )
     ap.add_argument("--store", choices=STORES, default="sqlite", help="the features' store")
     ap.add_argument("--slices", type=int, default=12, help="slices per side (even: A B B A …)")
     ap.add_argument("--slice", type=float, default=2.0, help="seconds of load per slice")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--no-pin", action="store_true", help="do not taskset the processes")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    for side in ("a", "b"):
+        if getattr(args, f"{side}_managed_key") and not getattr(args, f"{side}_features"):
+            ap.error(f"--{side}-managed-key needs --{side}-features (a store to keep the key)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

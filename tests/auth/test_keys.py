@@ -57,6 +57,67 @@ async def test_verify(store: MemoryStore) -> None:
     assert await verify(store, plaintext) is None
 
 
+class CountingStore(MemoryStore):
+    """The memory store, counting its key lookups."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    async def get_key(self, key_id: str) -> keys.KeyRecord | None:
+        self.lookups += 1
+        return await super().get_key(key_id)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_key_cache_reads_a_key_once_per_period() -> None:
+    store, clock = CountingStore(), Clock()
+    cache = keys.KeyCache(store, seconds=5.0, clock=clock)
+    plaintext, rec = await create_key(store)
+    store.lookups = 0  # creating looked the id up too
+    for _ in range(3):
+        assert await verify(cache, plaintext) == rec
+    assert store.lookups == 1
+    # A wrong secret with a known id is refused from the cache too, without a lookup.
+    wrong = plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B")
+    assert await verify(cache, wrong) is None and store.lookups == 1
+    # Revoked elsewhere (the CLI, another instance): refused once the period is over.
+    await store.revoke_key(rec.id)
+    clock.now += 4.9
+    assert await verify(cache, plaintext) == rec
+    clock.now += 0.1
+    assert await verify(cache, plaintext) is None
+    assert store.lookups == 2
+
+
+async def test_the_key_cache_keeps_no_misses_and_a_bounded_number_of_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, clock = CountingStore(), Clock()
+    cache = keys.KeyCache(store, clock=clock)
+    made = [await create_key(store) for _ in range(3)]
+    store.lookups = 0  # creating looked the ids up too
+    unknown = "wb-" + made[0][0][3:15][::-1] + made[0][0][15:]
+    assert await verify(cache, unknown) is None
+    assert await verify(cache, unknown) is None
+    assert store.lookups == 2  # an id nobody has is looked up again: a key made since works
+    monkeypatch.setattr(keys, "CACHE_SIZE", 2)
+    for plaintext, _ in made:
+        await verify(cache, plaintext)
+    assert store.lookups == 5
+    await verify(cache, made[2][0])  # kept
+    await verify(cache, made[1][0])  # kept
+    await verify(cache, made[0][0])  # the oldest read went first: read again
+    assert store.lookups == 6
+
+
 async def test_has_managed_keys_counts_revoked_keys(store: MemoryStore) -> None:
     assert not await has_managed_keys(store)
     _, rec = await create_key(store)

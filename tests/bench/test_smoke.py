@@ -63,9 +63,9 @@ def test_store_puts_runs_both_ways() -> None:
         ["--store", "sqlite"],
         ["--store", "redis"],
         ["--store", "postgres"],
-        ["--a-rate-limits", "memory", "--b-rate-limits", "redis"],
+        ["--a-rate-limits", "memory", "--b-rate-limits", "redis", "--b-managed-key"],
     ],
-    ids=["sqlite", "redis", "postgres", "rate-limits"],
+    ids=["sqlite", "redis", "postgres", "rate-limits-and-managed-key"],
 )
 def test_ab_runs_two_gateways_in_alternating_slices(options: list[str]) -> None:
     """``ab.py`` starts both sides (and the servers they use), drives each in turn and reports

@@ -18,6 +18,7 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.support.fake_chat import FakeChat, Reply
 from tests.support.gateway import Gateway
+from wirebridge.auth.keys import CACHE_SECONDS
 
 MODEL = "fake-model"
 RESPONSES = {"model": MODEL, "input": "hi"}
@@ -90,6 +91,14 @@ def test_managed_key_round_trip_through_the_cli(
 
     revoked = wirebridge(gw, "keys", "revoke", key_id)
     assert revoked.returncode == 0, revoked.stderr
+    # The server reads a key's record at most every CACHE_SECONDS: refused within that time.
+    deadline = time.monotonic() + CACHE_SECONDS + 2
+    while (
+        r := httpx2.get(gw.url("/v1/models"), headers=bearer(key), timeout=10)
+    ).status_code == 200:
+        assert time.monotonic() < deadline, "the revoked key still works"
+        time.sleep(0.2)
+    assert r.status_code == 401
     r = auth_post(gw, "/v1/responses", RESPONSES, key)
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "invalid_api_key"

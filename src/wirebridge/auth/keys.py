@@ -11,8 +11,12 @@ offline from a leaked hash; a 256-bit random key cannot be, hashed either way. H
 make every instance and the CLI need the server secret. The plaintext exists once, in what
 ``create_key`` returns; nothing logs it or its hash.
 
-``verify`` is one store lookup and one ``hmac.compare_digest`` of digests, and compares even
-when the id is unknown, so a wrong key costs the same whatever part of it is wrong.
+``verify`` is one lookup and one ``hmac.compare_digest`` of digests, and compares even when
+the id is unknown, so a wrong key costs the same whatever part of it is wrong. The server looks
+keys up through ``KeyCache``: a key's record is read from the store at most once every
+``CACHE_SECONDS``, so a revoked key (``keys revoke``, from any instance) stops working within
+that time, and a request with a managed key costs no store round trip (on one core, 25 % of
+the throughput with SQLite: ``bench/README.md``).
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aiohttp import web
 
@@ -31,10 +36,12 @@ from wirebridge.config.model import RateLimits
 from wirebridge.store import KeyRecord, ResponseStore
 
 __all__ = [
+    "CACHE_SECONDS",
     "CLIENT",
     "ID_LENGTH",
     "KEY_PREFIX",
     "Client",
+    "KeyCache",
     "KeyRecord",
     "create_key",
     "has_managed_keys",
@@ -139,7 +146,45 @@ async def create_key(
     return plaintext, rec
 
 
-async def verify(store: ResponseStore, presented: str) -> KeyRecord | None:
+CACHE_SECONDS = 5.0
+CACHE_SIZE = 10_000  # records kept at most: the oldest read goes first
+
+
+class KeySource(Protocol):
+    async def get_key(self, key_id: str) -> KeyRecord | None: ...
+
+
+class KeyCache:
+    """Managed key records by id, each kept ``CACHE_SECONDS`` after it was read. Only keys
+    found are kept: a key created a moment ago works at once, and ids nobody has are looked up
+    each time, as without the cache."""
+
+    def __init__(
+        self,
+        store: KeySource,
+        seconds: float = CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self._seconds = seconds
+        self._clock = clock
+        self._records: dict[str, tuple[KeyRecord, float]] = {}
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        now = self._clock()
+        kept = self._records.get(key_id)
+        if kept is not None and now - kept[1] < self._seconds:
+            return kept[0]
+        rec = await self.store.get_key(key_id)
+        self._records.pop(key_id, None)  # re-inserted last: the dict stays in order of reading
+        if rec is not None:
+            if len(self._records) >= CACHE_SIZE:
+                del self._records[next(iter(self._records))]
+            self._records[key_id] = (rec, now)
+        return rec
+
+
+async def verify(store: KeySource, presented: str) -> KeyRecord | None:
     """The record of the managed key ``presented``, or ``None`` if it is not one of ours, is
     wrong or is revoked."""
     kid = key_id(presented)

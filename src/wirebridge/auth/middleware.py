@@ -18,7 +18,8 @@ managed key presented anyway is still recognised, so its stored responses keep t
   of stored responses from it, the rate limiter its identity and limits.
 
 Whether a managed key exists is asked of the store at most once every ``RECHECK_SECONDS``
-until one does; after that the answer cannot change.
+until one does; after that the answer cannot change. A managed key's record is read at most
+once every ``auth.keys.CACHE_SECONDS``: a revoked key stops working within that time.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from wirebridge.auth.keys import CLIENT, Client, has_managed_keys, looks_managed, managed_client
+from wirebridge.auth.keys import (
+    CLIENT,
+    Client,
+    KeyCache,
+    has_managed_keys,
+    looks_managed,
+    managed_client,
+)
 from wirebridge.auth.keys import verify as verify_managed
 from wirebridge.auth.static import StaticKeys
 from wirebridge.config.model import Config
@@ -64,6 +72,12 @@ class Authenticator:
         self.metrics_public = config.server.metrics_public
         self._managed_exist = False
         self._checked_at = float("-inf")
+        self._cache: KeyCache | None = None
+
+    def _keys(self, store: ResponseStore) -> KeyCache:
+        if self._cache is None or self._cache.store is not store:
+            self._cache = KeyCache(store)
+        return self._cache
 
     async def identify(self, request: web.Request, store: ResponseStore) -> Client | None:
         """The request's client; ``None`` when no key is required and none of ours was given.
@@ -72,7 +86,7 @@ class Authenticator:
         if presented is not None:
             client = self.static.match(presented)
             if client is None and looks_managed(presented):
-                rec = await verify_managed(store, presented)
+                rec = await verify_managed(self._keys(store), presented)
                 if rec is not None:
                     self._managed_exist = True
                     client = managed_client(rec)
