@@ -110,23 +110,11 @@ class PostgresStore:
     # -- the contract --------------------------------------------------------------------------
 
     async def put(self, rec: StoredResponse) -> None:
-        response = sql.dumps(rec.response)
+        row = sql.response_row(rec)
         rows = sql.item_rows(rec.id, rec.input_items)
         _, positions, ids, items = zip(*rows, strict=True) if rows else ((), (), (), ())
         with _errors(self._where, "put"):
-            await self._pool.execute(
-                _PUT,
-                rec.id,
-                rec.owner,
-                rec.status,
-                rec.previous_response_id,
-                rec.created_at,
-                rec.expires_at,
-                response,
-                positions,
-                ids,
-                items,
-            )
+            await self._pool.execute(_PUT, *row, positions, ids, items)
 
     async def get(self, id: str, owner: str) -> StoredResponse | None:
         with _errors(self._where, "get"):

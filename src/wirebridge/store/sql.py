@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from wirebridge.store.base import MAX_CHAIN, RECOVER_GRACE, KeyRecord, Window
+from wirebridge.store.base import MAX_CHAIN, RECOVER_GRACE, KeyRecord, StoredResponse, Window
 
 # A big position bound instead of NULL keeps one statement for every window shape.
 _NO_LIMIT = 2**31 - 1
@@ -163,6 +163,19 @@ def stale_args(now: float) -> tuple[float, int]:
 
 def history_args(id: str, owner: str, now: float) -> tuple[str, str, int, int]:
     return id, owner, now_arg(now), MAX_CHAIN - 1
+
+
+def response_row(rec: StoredResponse) -> tuple[Any, ...]:
+    """``UPSERT_RESPONSE``'s seven parameters for ``rec``, its response JSON-encoded."""
+    return (
+        rec.id,
+        rec.owner,
+        rec.status,
+        rec.previous_response_id,
+        rec.created_at,
+        rec.expires_at,
+        dumps(rec.response),
+    )
 
 
 def item_rows(id: str, items: Sequence[dict[str, Any]]) -> list[tuple[str, int, str | None, str]]:

@@ -143,15 +143,7 @@ class SQLiteStore:
     # -- the contract --------------------------------------------------------------------------
 
     async def put(self, rec: StoredResponse) -> None:
-        row = (
-            rec.id,
-            rec.owner,
-            rec.status,
-            rec.previous_response_id,
-            rec.created_at,
-            rec.expires_at,
-            sql.dumps(rec.response),
-        )
+        row = sql.response_row(rec)
         items = sql.item_rows(rec.id, rec.input_items)  # encoded here: a TypeError stays one
         await self._write(put_one, row, items, merge=put_many)
 
