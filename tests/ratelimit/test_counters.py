@@ -81,6 +81,21 @@ async def test_subjects_and_limits_have_windows_of_their_own(counters: Counters)
     assert (await counters.admit([other, address])).used == [0, 0]
 
 
+async def test_admissions_and_charges_made_at_once_count_one_after_the_other(
+    counters: Counters,
+) -> None:
+    # In Redis these go as one script per loop turn: each admission must still see the ones
+    # before it, and a refused one still counts nowhere.
+    other = Slot("rpm:key:j", 2, 60, True)
+    readings = await asyncio.gather(
+        *(counters.admit([RPM, RPD]) for _ in range(4)), counters.admit([other])
+    )
+    assert [r.refused for r in readings] == [None, None, 0, 0, None]
+    assert [r.used for r in readings] == [[0, 0], [1, 1], [2, 2], [2, 2], [0]]
+    await asyncio.gather(counters.charge(TPM, 30), counters.charge(TPM, 50))
+    assert (await counters.admit([RPD, TPM])).used == [2, 80]
+
+
 async def test_a_memory_window_closes_after_its_period_and_is_swept() -> None:
     clock = Clock()
     counters = MemoryCounters(clock)
@@ -141,6 +156,30 @@ async def test_redis_admits_in_one_round_trip_and_repairs_a_counter_without_expi
         assert (await counters.admit([stuck])).refused is None
         assert int(await client.get(REDIS_PREFIX + "rpd:key:stuck")) == 1
         assert 86_000 < await client.ttl(REDIS_PREFIX + "rpd:key:stuck") <= 86_400
+    finally:
+        await counters.close()
+        await client.aclose()
+
+
+async def test_redis_sends_the_admissions_and_charges_of_one_turn_as_one_script_each(
+    redis_url: str,
+) -> None:
+    url = redis_url.rsplit("/", 1)[0] + "/8"
+    client = aioredis.Redis.from_url(url)
+    await client.flushdb()
+    counters = RedisCounters(_redis_pool(url))
+    try:
+        await counters.start()
+        await counters.admit([RPD])  # the script loaded: later calls are EVALSHA alone
+        await counters.charge(TPM, 1)
+        await client.config_resetstat()
+        await asyncio.gather(*(counters.admit([RPD, TPM]) for _ in range(5)))
+        await asyncio.gather(*(counters.charge(TPM, 10) for _ in range(3)))
+        stats = await client.info("commandstats")
+        assert stats["cmdstat_evalsha"]["calls"] == 2
+        assert stats["cmdstat_incr"]["calls"] == 5  # the script's own work, per admission
+        assert stats["cmdstat_incrby"]["calls"] == 3
+        assert int(await client.get(REDIS_PREFIX + TPM.key)) == 31
     finally:
         await counters.close()
         await client.aclose()

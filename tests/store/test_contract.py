@@ -12,6 +12,7 @@ import asyncio
 import os
 import stat
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -433,6 +434,30 @@ async def test_200_concurrent_operations(store: ResponseStore) -> None:
     assert history is not None and len(history) == 22
 
 
+async def test_puts_made_at_once_are_each_written_whole(store: ResponseStore) -> None:
+    # Redis and PostgreSQL send the puts of one loop turn together, SQLite commits them as one
+    # group: each must still land as if written alone, its own items, status and expiry.
+    soon = int(time.time()) + 600
+    puts = [
+        rec("b0", items=[msg("i0a", "a"), msg("i0b", "b")], status="in_progress", expires_at=soon),
+        rec("b1", items=[], expires_at=None),
+        rec("b2", prev="b1", items=[msg("i2", "c")]),
+    ]
+    await asyncio.gather(*(store.put(r) for r in puts))
+    for put in puts:
+        got = await store.get(put.id, ALICE)
+        assert got is not None
+        assert got.response == put.response and got.input_items == put.input_items
+        assert (got.expires_at, got.previous_response_id) == (
+            put.expires_at,
+            put.previous_response_id,
+        )
+    assert [ids(await store.history(id, ALICE)) for id in ("b0", "b2")] == [
+        ["i0a", "i0b", "out_b0"],
+        ["out_b1", "i2", "out_b2"],
+    ]
+
+
 async def test_two_instances_write_at_once(store: ResponseStore, open_again: OpenAgain) -> None:
     other = await open_again()
     writes = [(store if n % 2 else other).put(rec(f"w{n}")) for n in range(100)]
@@ -572,6 +597,65 @@ async def test_redis_put_keeps_expiry_and_active_set_in_step(redis_url: str) -> 
     finally:
         await store.close()
         await client.aclose()
+
+
+async def test_redis_puts_made_at_once_go_as_one_script(redis_url: str) -> None:
+    url = redis_url.rsplit("/", 1)[0] + "/4"
+    client = aioredis.Redis.from_url(url)
+    await client.flushdb()
+    store = await open_store(StoreConfig(backend="redis", url=url))
+    soon = int(time.time()) + 3600
+    try:
+        await store.put(rec("resp_0"))  # the script loaded: later puts are EVALSHA alone
+        await client.config_resetstat()
+        await asyncio.gather(
+            store.put(rec("resp_1", status="in_progress", expires_at=soon)),
+            store.put(rec("resp_2", expires_at=None)),
+            store.put(rec("resp_3", status="queued", expires_at=soon)),
+        )
+        stats = await client.info("commandstats")
+        assert stats["cmdstat_evalsha"]["calls"] == 1
+        assert stats["cmdstat_hset"]["calls"] == 3
+        # Each put's own bookkeeping, as three scripts would have left it.
+        assert await client.smembers("wirebridge:active") == {b"resp_1", b"resp_3"}
+        assert await client.zscore("wirebridge:expiry", "resp_2") is None
+        assert await client.zscore("wirebridge:expiry", "resp_3") == soon
+        assert await client.ttl("wirebridge:resp:resp_2") == -1
+        assert await client.expiretime("wirebridge:resp:resp_1") == soon
+    finally:
+        await store.close()
+        await client.aclose()
+
+
+async def test_a_put_postgres_refuses_fails_alone_among_puts_made_at_once(
+    postgres_dsn: str,
+) -> None:
+    # The puts of one loop turn go in one transaction; PostgreSQL refuses a NUL character in
+    # text, which takes the whole transaction down, so the others must be written one by one.
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(postgres_dsn)
+    await admin.execute(f"CREATE SCHEMA {schema}")
+    store = await open_store(
+        StoreConfig(backend="postgres", url=f"{postgres_dsn}?search_path={schema}")
+    )
+    try:
+        refused = rec("resp_bad", items=[msg("in\x00bad", "a NUL in an item id")])
+        results = await asyncio.gather(
+            store.put(rec("resp_1")),
+            store.put(refused),
+            store.put(rec("resp_2")),
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], StoreError)
+        assert await store.get("resp_bad", ALICE) is None
+        for id in ("resp_1", "resp_2"):
+            got = await store.get(id, ALICE)
+            assert got is not None and ids(got.input_items) == [f"in_{id}"]
+    finally:
+        await store.close()
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,11 @@
 """The PostgreSQL store: an asyncpg pool over the schema in ``migrations/``.
 
 Several gateway instances may share one database, so every write is atomic: ``put`` writes the
-response and its items in one statement (one round trip), what reads then writes runs in one
-transaction, ``recover`` locks the rows it fails (``FOR UPDATE SKIP LOCKED``: two instances
-recovering at once split the work rather than wait on each other), and migrations run under an
-advisory lock so instances starting together apply each one once. The DSN may carry server
+response and its items in one statement (the puts of one turn of the event loop go in one round
+trip, ``Coalescer``), what reads then writes runs in one transaction, ``recover`` locks the rows
+it fails (``FOR UPDATE SKIP LOCKED``: two instances recovering at once split the work rather
+than wait on each other), and migrations run under an advisory lock so instances starting
+together apply each one once. The DSN may carry server
 settings as query parameters (``?search_path=tenant_a``), which asyncpg passes through.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from wirebridge.coalesce import Coalescer
 from wirebridge.store import sql
 from wirebridge.store.base import (
     ItemPage,
@@ -69,6 +71,7 @@ class PostgresStore:
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
         self._where = redact_url(dsn)
+        self._puts: Coalescer[tuple[Any, ...], None] = Coalescer(self._put_many)
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
@@ -114,7 +117,25 @@ class PostgresStore:
         rows = sql.item_rows(rec.id, rec.input_items)
         _, positions, ids, items = zip(*rows, strict=True) if rows else ((), (), (), ())
         with _errors(self._where, "put"):
-            await self._pool.execute(_PUT, *row, positions, ids, items)
+            await self._puts((*row, positions, ids, items))
+
+    async def _put_many(self, puts: list[tuple[Any, ...]]) -> list[BaseException | None]:
+        """The puts of one loop turn in one round trip (``executemany`` pipelines them in one
+        transaction). One that fails takes the others with it, so they are then tried one by
+        one, and only the failing put fails."""
+        if len(puts) == 1:
+            await self._pool.execute(_PUT, *puts[0])
+            return [None]
+        # A timeout or a socket error (OSError) fails them all: one by one would only wait as
+        # long again.
+        try:
+            await self._pool.executemany(_PUT, puts)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, ValueError):
+            results = await asyncio.gather(
+                *(self._pool.execute(_PUT, *put) for put in puts), return_exceptions=True
+            )
+            return [None if isinstance(r, str) else r for r in results]
+        return [None] * len(puts)
 
     async def get(self, id: str, owner: str) -> StoredResponse | None:
         with _errors(self._where, "get"):
@@ -236,6 +257,7 @@ class PostgresStore:
     async def close(self) -> None:
         """Wait for connections in use to come back, then close; past ``CLOSE_TIMEOUT`` (a
         connection stuck in a query) drop them."""
+        await self._puts.drain()
         try:
             await asyncio.wait_for(self._pool.close(), CLOSE_TIMEOUT)
         except TimeoutError:

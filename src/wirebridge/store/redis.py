@@ -17,7 +17,8 @@ Keys (``P`` = the prefix, ``wirebridge:`` by default):
 ``history`` walks the chain inside one Lua script (one round trip for any length), and every
 check-then-write (delete, events, lease, cancel, recover) is a script, so it is atomic. Scripts
 touch keys they compute, which standalone Redis allows and Redis Cluster does not: this store
-is for a single Redis (or a primary with replicas). Durability is what the server is configured
+is for a single Redis (or a primary with replicas). The puts made in one turn of the event loop
+go as one script (``Coalescer``). Durability is what the server is configured
 for (``appendonly``/``appendfsync``); ``put`` returns once Redis has applied the write.
 """
 
@@ -32,6 +33,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from wirebridge.coalesce import Coalescer
 from wirebridge.store import redis_scripts as scripts
 from wirebridge.store.base import (
     ACTIVE_STATUSES,
@@ -68,6 +70,7 @@ class RedisStore:
         self._expiry = f"{prefix}expiry"
         self._active = f"{prefix}active"
         self._put = client.register_script(scripts.PUT)
+        self._puts: Coalescer[tuple[list[str], list[Any]], None] = Coalescer(self._put_many)
         self._history = client.register_script(scripts.HISTORY)
         self._delete = client.register_script(scripts.DELETE)
         self._append = client.register_script(scripts.APPEND)
@@ -110,8 +113,6 @@ class RedisStore:
     # -- the contract --------------------------------------------------------------------------
 
     async def put(self, rec: StoredResponse) -> None:
-        # One script, not a MULTI of six commands: redis-py packs one command and parses one
-        # reply instead of seven, 1.24-1.27x the stored responses a second (bench/README.md).
         args = [
             rec.id,
             "" if rec.expires_at is None else rec.expires_at,
@@ -120,12 +121,20 @@ class RedisStore:
             rec.previous_response_id or "",
             rec.created_at,
             rec.status,
-            orjson.dumps(rec.response),
+            orjson.dumps(rec.response),  # encoded here: a TypeError stays this put's
             orjson.dumps(rec.input_items),
         ]
         keys = [self._resp(rec.id), self._events(rec.id), self._expiry, self._active]
         with self._errors("put"):
-            await self._put(keys=keys, args=args)
+            await self._puts((keys, args))
+
+    async def _put_many(self, puts: list[tuple[list[str], list[Any]]]) -> list[None]:
+        # One script for every put of a loop turn, not a MULTI of six commands each: redis-py
+        # packs one command and parses one reply (bench/README.md).
+        keys = [key for put_keys, _ in puts for key in put_keys]
+        args = [arg for _, put_args in puts for arg in put_args]
+        await self._put(keys=keys, args=args)
+        return [None] * len(puts)
 
     async def get(self, id: str, owner: str) -> StoredResponse | None:
         with self._errors("get"):
@@ -287,6 +296,7 @@ class RedisStore:
             return bool(await self._revoke_key(keys=[self._key(key_id)], args=[when]))
 
     async def close(self) -> None:
+        await self._puts.drain()
         await self._r.aclose()
 
     @contextlib.contextmanager

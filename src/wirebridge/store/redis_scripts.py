@@ -1,22 +1,28 @@
 """The Lua scripts of the Redis store: each check-then-write is one atomic round trip."""
 
+# Puts, in order: KEYS four per put (its hash, its events, the expiry index, the active set),
+# ARGV nine per put.
 PUT = """
-local id, expires, active = ARGV[1], ARGV[2], ARGV[3]
-redis.call('HSET', KEYS[1], 'owner', ARGV[4], 'prev', ARGV[5], 'created', ARGV[6],
-           'expires', expires, 'status', ARGV[7], 'response', ARGV[8], 'items', ARGV[9])
-if expires == '' then
-  redis.call('PERSIST', KEYS[1])
-  redis.call('PERSIST', KEYS[2])
-  redis.call('ZREM', KEYS[3], id)
-else
-  redis.call('EXPIREAT', KEYS[1], expires)
-  redis.call('EXPIREAT', KEYS[2], expires)
-  redis.call('ZADD', KEYS[3], expires, id)
-end
-if active == '1' then
-  redis.call('SADD', KEYS[4], id)
-else
-  redis.call('SREM', KEYS[4], id)
+for p = 0, #KEYS / 4 - 1 do
+  local k, a = 4 * p, 9 * p
+  local id, expires, active = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  redis.call('HSET', KEYS[k + 1], 'owner', ARGV[a + 4], 'prev', ARGV[a + 5],
+             'created', ARGV[a + 6], 'expires', expires, 'status', ARGV[a + 7],
+             'response', ARGV[a + 8], 'items', ARGV[a + 9])
+  if expires == '' then
+    redis.call('PERSIST', KEYS[k + 1])
+    redis.call('PERSIST', KEYS[k + 2])
+    redis.call('ZREM', KEYS[k + 3], id)
+  else
+    redis.call('EXPIREAT', KEYS[k + 1], expires)
+    redis.call('EXPIREAT', KEYS[k + 2], expires)
+    redis.call('ZADD', KEYS[k + 3], expires, id)
+  end
+  if active == '1' then
+    redis.call('SADD', KEYS[k + 4], id)
+  else
+    redis.call('SREM', KEYS[k + 4], id)
+  end
 end
 return 1
 """
