@@ -48,6 +48,21 @@ async def counters(request: pytest.FixtureRequest) -> AsyncIterator[Counters]:
         await found.close()
 
 
+@pytest.fixture
+async def in_redis(redis_url: str) -> AsyncIterator[tuple[RedisCounters, aioredis.Redis]]:
+    """Counters on an empty Redis database, and a client of the test's own to look inside."""
+    url = redis_url.rsplit("/", 1)[0] + "/7"
+    client = aioredis.Redis.from_url(url)
+    await client.flushdb()
+    counters = RedisCounters(_redis_pool(url))
+    try:
+        await counters.start()
+        yield counters, client
+    finally:
+        await counters.close()
+        await client.aclose()
+
+
 async def test_a_request_counts_in_every_requests_window_until_one_is_full(
     counters: Counters,
 ) -> None:
@@ -130,56 +145,40 @@ async def test_a_redis_window_closes_after_its_period(redis_url: str) -> None:
 
 
 async def test_redis_admits_in_one_round_trip_and_repairs_a_counter_without_expiry(
-    redis_url: str,
+    in_redis: tuple[RedisCounters, aioredis.Redis],
 ) -> None:
-    url = redis_url.rsplit("/", 1)[0] + "/7"
-    client = aioredis.Redis.from_url(url)
-    await client.flushdb()
-    counters = RedisCounters(_redis_pool(url))
-    try:
-        await counters.start()
-        slots = [Slot("rpm:key:big", 1000, 60, True), RPD, TPM]
-        await counters.admit(slots)
-        await client.config_resetstat()
-        for _ in range(3):
-            assert (await counters.admit(slots)).refused is None
-        stats = await client.info("commandstats")
-        calls = {k: v["calls"] for k, v in stats.items() if not k.startswith("cmdstat_config")}
-        # One command from the client per admission; the rest is the script's own work (Redis
-        # counts the commands a script runs too): a PTTL per window, a GET per window that
-        # exists (the tokens one was never charged), an INCR per requests window.
-        script = {"cmdstat_pttl": 9, "cmdstat_get": 6, "cmdstat_incr": 6}
-        assert calls == {"cmdstat_evalsha": 3, **script}
-        # A counter left without an expiry (by hand, or an old writer) opens a fresh window.
-        await client.set(REDIS_PREFIX + "rpd:key:stuck", 99)
-        stuck = Slot("rpd:key:stuck", 10, 86_400, True)
-        assert (await counters.admit([stuck])).refused is None
-        assert int(await client.get(REDIS_PREFIX + "rpd:key:stuck")) == 1
-        assert 86_000 < await client.ttl(REDIS_PREFIX + "rpd:key:stuck") <= 86_400
-    finally:
-        await counters.close()
-        await client.aclose()
+    counters, client = in_redis
+    slots = [Slot("rpm:key:big", 1000, 60, True), RPD, TPM]
+    await counters.admit(slots)
+    await client.config_resetstat()
+    for _ in range(3):
+        assert (await counters.admit(slots)).refused is None
+    stats = await client.info("commandstats")
+    calls = {k: v["calls"] for k, v in stats.items() if not k.startswith("cmdstat_config")}
+    # One command from the client per admission; the rest is the script's own work (Redis
+    # counts the commands a script runs too): a PTTL per window, a GET per window that
+    # exists (the tokens one was never charged), an INCR per requests window.
+    script = {"cmdstat_pttl": 9, "cmdstat_get": 6, "cmdstat_incr": 6}
+    assert calls == {"cmdstat_evalsha": 3, **script}
+    # A counter left without an expiry (by hand, or an old writer) opens a fresh window.
+    await client.set(REDIS_PREFIX + "rpd:key:stuck", 99)
+    stuck = Slot("rpd:key:stuck", 10, 86_400, True)
+    assert (await counters.admit([stuck])).refused is None
+    assert int(await client.get(REDIS_PREFIX + "rpd:key:stuck")) == 1
+    assert 86_000 < await client.ttl(REDIS_PREFIX + "rpd:key:stuck") <= 86_400
 
 
 async def test_redis_sends_the_admissions_and_charges_of_one_turn_as_one_script_each(
-    redis_url: str,
+    in_redis: tuple[RedisCounters, aioredis.Redis],
 ) -> None:
-    url = redis_url.rsplit("/", 1)[0] + "/8"
-    client = aioredis.Redis.from_url(url)
-    await client.flushdb()
-    counters = RedisCounters(_redis_pool(url))
-    try:
-        await counters.start()
-        await counters.admit([RPD])  # the script loaded: later calls are EVALSHA alone
-        await counters.charge(TPM, 1)
-        await client.config_resetstat()
-        await asyncio.gather(*(counters.admit([RPD, TPM]) for _ in range(5)))
-        await asyncio.gather(*(counters.charge(TPM, 10) for _ in range(3)))
-        stats = await client.info("commandstats")
-        assert stats["cmdstat_evalsha"]["calls"] == 2
-        assert stats["cmdstat_incr"]["calls"] == 5  # the script's own work, per admission
-        assert stats["cmdstat_incrby"]["calls"] == 3
-        assert int(await client.get(REDIS_PREFIX + TPM.key)) == 31
-    finally:
-        await counters.close()
-        await client.aclose()
+    counters, client = in_redis
+    await counters.admit([RPD])  # the script loaded: later calls are EVALSHA alone
+    await counters.charge(TPM, 1)
+    await client.config_resetstat()
+    await asyncio.gather(*(counters.admit([RPD, TPM]) for _ in range(5)))
+    await asyncio.gather(*(counters.charge(TPM, 10) for _ in range(3)))
+    stats = await client.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] == 2
+    assert stats["cmdstat_incr"]["calls"] == 5  # the script's own work, per admission
+    assert stats["cmdstat_incrby"]["calls"] == 3
+    assert int(await client.get(REDIS_PREFIX + TPM.key)) == 31

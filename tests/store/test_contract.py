@@ -13,7 +13,7 @@ import os
 import stat
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -546,18 +546,25 @@ async def test_postgres_records_its_schema_version(postgres_dsn: str) -> None:
         await conn.close()
 
 
-async def test_redis_keys_are_namespaced(redis_url: str) -> None:
-    url = redis_url.rsplit("/", 1)[0] + "/2"
+@pytest.fixture
+async def in_redis(redis_url: str) -> AsyncIterator[tuple[ResponseStore, aioredis.Redis]]:
+    """A Redis store on an empty database, and a client of the test's own to look inside."""
+    url = redis_url.rsplit("/", 1)[0] + "/4"
     client = aioredis.Redis.from_url(url)
     await client.flushdb()
     store = await open_store(StoreConfig(backend="redis", url=url))
     try:
-        await store.put(rec("resp_1", status="in_progress"))
-        await store.append_event("resp_1", 0, {"type": "x"})
-        keys = sorted(k.decode() for k in await client.keys("*"))
+        yield store, client
     finally:
         await store.close()
         await client.aclose()
+
+
+async def test_redis_keys_are_namespaced(in_redis: tuple[ResponseStore, aioredis.Redis]) -> None:
+    store, client = in_redis
+    await store.put(rec("resp_1", status="in_progress"))
+    await store.append_event("resp_1", 0, {"type": "x"})
+    keys = sorted(k.decode() for k in await client.keys("*"))
     assert keys == [
         "wirebridge:active",
         "wirebridge:events:resp_1",
@@ -566,65 +573,55 @@ async def test_redis_keys_are_namespaced(redis_url: str) -> None:
     ]
 
 
-async def test_redis_put_keeps_expiry_and_active_set_in_step(redis_url: str) -> None:
+async def test_redis_put_keeps_expiry_and_active_set_in_step(
+    in_redis: tuple[ResponseStore, aioredis.Redis],
+) -> None:
     # ``put`` is one Lua script: the TTLs, the expiry index and the active set must follow
     # every re-put of the same response, as the MULTI it replaced did.
-    url = redis_url.rsplit("/", 1)[0] + "/4"
-    client = aioredis.Redis.from_url(url)
-    await client.flushdb()
-    store = await open_store(StoreConfig(backend="redis", url=url))
+    store, client = in_redis
     resp, events = "wirebridge:resp:resp_1", "wirebridge:events:resp_1"
     expiry, active = "wirebridge:expiry", "wirebridge:active"
     soon = int(time.time()) + 3600
-    try:
-        await store.put(rec("resp_1", status="in_progress", expires_at=soon))
-        await store.append_event("resp_1", 0, {"type": "x"})
-        assert await client.expiretime(resp) == soon
-        assert await client.expiretime(events) == soon
-        assert await client.zscore(expiry, "resp_1") == soon
-        assert await client.smembers(active) == {b"resp_1"}
+    await store.put(rec("resp_1", status="in_progress", expires_at=soon))
+    await store.append_event("resp_1", 0, {"type": "x"})
+    assert await client.expiretime(resp) == soon
+    assert await client.expiretime(events) == soon
+    assert await client.zscore(expiry, "resp_1") == soon
+    assert await client.smembers(active) == {b"resp_1"}
 
-        await store.put(rec("resp_1", status="completed", expires_at=None))
-        assert await client.ttl(resp) == -1
-        assert await client.ttl(events) == -1
-        assert await client.zscore(expiry, "resp_1") is None
-        assert await client.smembers(active) == set()
-        got = await client.hgetall(resp)
-        assert got[b"status"] == b"completed"
-        assert got[b"expires"] == b""
-        assert got[b"prev"] == b""
-        assert orjson.loads(got[b"items"]) == rec("resp_1").input_items
-    finally:
-        await store.close()
-        await client.aclose()
+    await store.put(rec("resp_1", status="completed", expires_at=None))
+    assert await client.ttl(resp) == -1
+    assert await client.ttl(events) == -1
+    assert await client.zscore(expiry, "resp_1") is None
+    assert await client.smembers(active) == set()
+    got = await client.hgetall(resp)
+    assert got[b"status"] == b"completed"
+    assert got[b"expires"] == b""
+    assert got[b"prev"] == b""
+    assert orjson.loads(got[b"items"]) == rec("resp_1").input_items
 
 
-async def test_redis_puts_made_at_once_go_as_one_script(redis_url: str) -> None:
-    url = redis_url.rsplit("/", 1)[0] + "/4"
-    client = aioredis.Redis.from_url(url)
-    await client.flushdb()
-    store = await open_store(StoreConfig(backend="redis", url=url))
+async def test_redis_puts_made_at_once_go_as_one_script(
+    in_redis: tuple[ResponseStore, aioredis.Redis],
+) -> None:
+    store, client = in_redis
     soon = int(time.time()) + 3600
-    try:
-        await store.put(rec("resp_0"))  # the script loaded: later puts are EVALSHA alone
-        await client.config_resetstat()
-        await asyncio.gather(
-            store.put(rec("resp_1", status="in_progress", expires_at=soon)),
-            store.put(rec("resp_2", expires_at=None)),
-            store.put(rec("resp_3", status="queued", expires_at=soon)),
-        )
-        stats = await client.info("commandstats")
-        assert stats["cmdstat_evalsha"]["calls"] == 1
-        assert stats["cmdstat_hset"]["calls"] == 3
-        # Each put's own bookkeeping, as three scripts would have left it.
-        assert await client.smembers("wirebridge:active") == {b"resp_1", b"resp_3"}
-        assert await client.zscore("wirebridge:expiry", "resp_2") is None
-        assert await client.zscore("wirebridge:expiry", "resp_3") == soon
-        assert await client.ttl("wirebridge:resp:resp_2") == -1
-        assert await client.expiretime("wirebridge:resp:resp_1") == soon
-    finally:
-        await store.close()
-        await client.aclose()
+    await store.put(rec("resp_0"))  # the script loaded: later puts are EVALSHA alone
+    await client.config_resetstat()
+    await asyncio.gather(
+        store.put(rec("resp_1", status="in_progress", expires_at=soon)),
+        store.put(rec("resp_2", expires_at=None)),
+        store.put(rec("resp_3", status="queued", expires_at=soon)),
+    )
+    stats = await client.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] == 1
+    assert stats["cmdstat_hset"]["calls"] == 3
+    # Each put's own bookkeeping, as three scripts would have left it.
+    assert await client.smembers("wirebridge:active") == {b"resp_1", b"resp_3"}
+    assert await client.zscore("wirebridge:expiry", "resp_2") is None
+    assert await client.zscore("wirebridge:expiry", "resp_3") == soon
+    assert await client.ttl("wirebridge:resp:resp_2") == -1
+    assert await client.expiretime("wirebridge:resp:resp_1") == soon
 
 
 async def test_a_put_postgres_refuses_fails_alone_among_puts_made_at_once(
