@@ -42,10 +42,9 @@ from pathlib import Path
 
 from harness import Service, free_port, pinned, proc_cpu
 from scenarios import BENCH_KEY, SCENARIOS, wirebridge_config
+from servers import start_store
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent))  # the test suite's helpers start Redis and PostgreSQL
-from tests.support.servers import start_postgres, start_redis  # noqa: E402
 
 STORES = ("sqlite", "redis", "postgres")
 SCENARIO = SCENARIOS["responses-json"]
@@ -133,20 +132,6 @@ def _create_key(cfg: Path, env: dict[str, str]) -> str:
         raise RuntimeError(f"keys create failed: {done.stderr[-2000:]}")
     key: str = json.loads(done.stdout)["key"]
     return key
-
-
-def start_store(kind: str, tmp: Path, cpus: str | None) -> tuple[str, Callable[[], None]]:
-    """A durable ``redis-server`` or PostgreSQL on loopback, on the clients' CPUs (started from
-    here, so it inherits them): its URL and its stop."""
-    start = start_redis if kind == "redis" else start_postgres
-    was = os.sched_getaffinity(0)
-    if cpus:
-        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
-    try:
-        url, stop = start(tmp / kind, durable=True)
-    finally:
-        os.sched_setaffinity(0, was)
-    return url.rsplit("/", 1)[0] if kind == "redis" else url, stop
 
 
 def drive(side: Side, seconds: float, conc: int, cpus: str | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 from scenarios import CHUNKS, SCENARIOS, SLOW_DELAY_MS
 
@@ -16,6 +16,35 @@ PYMALLOC = "wirebridge (PYTHONMALLOC=pymalloc)"
 FEAT = "wirebridge+feat"
 FEAT_NO_STORE = "wirebridge+feat, store: false"  # the same gateway, requests as Codex sends them
 SYSTEM_ORDER = [DIRECT, "wirebridge", ONE_CPU, PYMALLOC, FEAT, "litellm"]
+
+BARE_PAIR = "wirebridge (pair)"  # the bare gateway run right before a features run
+
+
+class Shared(NamedTuple):
+    """A variant of the features gateway for several instances (``run.py`` ``shared``)."""
+
+    label: str
+    slug: str
+    store: str  # sqlite | redis | postgres
+    rate_limits: str | None  # None | memory | redis (limits that never refuse)
+    stored: bool  # the requests' `store`
+
+    @property
+    def system(self) -> str:
+        return f"wirebridge+{self.slug}"
+
+    @property
+    def bare(self) -> str:
+        return f"wirebridge (pair, {self.slug})"
+
+
+SHARED = (
+    Shared("Redis store, `store: true`", "redis-store", "redis", None, True),
+    Shared("PostgreSQL store, `store: true`", "postgres-store", "postgres", None, True),
+    Shared("rate limits in memory, `store: false`", "limits-memory", "sqlite", "memory", False),
+    Shared("rate limits in Redis, `store: false`", "limits-redis", "sqlite", "redis", False),
+)
+SHARED_ROUNDS = 2  # pairs per variant; the report shows the worse of the two
 
 # the targets of issue 7
 T_JSON_RATIO = 30.0
@@ -457,11 +486,11 @@ def _median(pairs: list[tuple[dict, dict]], worse_first: Any) -> tuple[dict, dic
 
 
 def feature_pairs(
-    rs: Records, scenario: str, conc: int, system: str = FEAT
+    rs: Records, scenario: str, conc: int, system: str = FEAT, bare_system: str = BARE_PAIR
 ) -> list[tuple[dict, dict]]:
     """The (features, bare) runs made one after the other, in the order they ran."""
     feat = _rounds(rs, system, scenario, conc)
-    bare = _rounds(rs, "wirebridge (pair)", scenario, conc)
+    bare = _rounds(rs, bare_system, scenario, conc)
     return [(feat[n], bare[n]) for n in sorted(feat) if n in bare]
 
 
@@ -535,6 +564,43 @@ def features(data: dict[str, Any], rs: Records) -> list[str]:
     if "store_bytes" in data:
         extra.append(f"the sqlite store grew to {data['store_bytes'] / 1e6:.1f} MB")
     return [*out, "", ("Checks: " + "; ".join(extra) + ".") if extra else "", ""]
+
+
+def shared(rs: Records) -> list[str]:
+    rows = []
+    for v in SHARED:
+        pairs = feature_pairs(rs, "responses-json", 16, v.system, v.bare)
+        if not pairs:
+            continue
+        run, bare = median_pair(pairs)
+        rows.append(
+            [
+                v.label,
+                _percents(pairs),
+                _f(100 * (_ratio(run, bare) or 0), 0) + " %",
+                _f(bare["rps"]),
+                _f(run["rps"]),
+                _f(bare["server_cpu_ms_per_req"], 3),
+                _f(run["server_cpu_ms_per_req"], 3),
+                _f(sum(f["errors"] for f, _ in pairs)),
+            ]
+        )
+    if not rows:
+        return []
+    out = [
+        "## Several instances: Redis and PostgreSQL stores, rate limits",
+        "",
+        "The features gateway (client keys, metrics) with a store in a server, or with rate "
+        "limits so high they never refuse, counted in memory or in Redis. Redis appends every "
+        "write to a file fsynced each second; PostgreSQL runs with its defaults; both on the "
+        "clients' CPU. `responses-json` at c=16, each run right after the bare gateway, in "
+        f"{SHARED_ROUNDS} pairs; the worse pair is shown. Not judged: the target is the default "
+        "store's.",
+        "",
+    ]
+    head = ["variant", "of bare, each pair", "of bare", "bare req/s", "req/s"]
+    head += ["bare CPU ms/req", "CPU ms/req", "errors"]
+    return [*out, *_table(head, rows), ""]
 
 
 def slow_streams(data: dict[str, Any], rs: Records) -> list[str]:
@@ -706,6 +772,7 @@ def render(data: dict[str, Any], raw_dir: str) -> str:
     lines += mock_alone(rs)
     lines += scenario_tables(data, rs)
     lines += features(data, rs)
+    lines += shared(rs)
     lines += slow_streams(data, rs)
     lines += workers(data, rs)
     lines += profiles(data)

@@ -10,8 +10,10 @@
 3. Drives each scenario at each concurrency with ``bench/loadgen.py`` (asyncio + aiohttp +
    uvloop, closed loop) and, for JSON scenarios, with ``wrk`` too.
 4. Measures the server's CPU time and peak RSS (/proc) in every run.
-5. Extra scenarios: ``features`` (client keys + sqlite store + metrics), ``slow-streams``
-   (5,000 concurrent streams, 10 ms per chunk), ``workers2``, ``profile`` (py-spy).
+5. Extra scenarios: ``features`` (client keys + sqlite store + metrics), ``shared`` (the same
+   with a Redis or PostgreSQL store, or rate limits in memory or Redis; not judged),
+   ``slow-streams`` (5,000 concurrent streams, 10 ms per chunk), ``workers2``, ``profile``
+   (py-spy).
 6. Writes ``<out>/<date>-<host>.md`` and ``<out>/latest.md``, raw data in ``<out>/<date>-<host>/``.
 
 On a machine with 2+ cores the server under test is pinned to CPU 0, and the mock and the
@@ -281,19 +283,27 @@ def start_wirebridge(
     features: bool = False,
     pin: bool = True,
     env_extra: dict[str, str] | None = None,
+    store_url: str | None = None,
+    rate_limits: str | None = None,
 ) -> tuple[Service, str]:
+    """``features``: client keys and a store, SQLite unless ``store_url`` names a server."""
     port = free_port()
     home = ctx.tmp / f"home-{name}"
     home.mkdir(parents=True, exist_ok=True)
     cfg = ctx.raw / f"{name}.yaml"
     store = str(home / "store.db") if features else None
-    cfg.write_text(
-        wirebridge_config(port, ctx.mock_port, ctx.slow_port, store_path=store, api_keys=features)
-    )
+
+    def config(api_keys: bool) -> str:
+        return wirebridge_config(
+            port, ctx.mock_port, ctx.slow_port, store_path=store, store_url=store_url,
+            api_keys=api_keys, rate_limits=rate_limits,
+        )  # fmt: skip
+
+    cfg.write_text(config(features))
     if features and (err := check_config(ctx, cfg)) is not None:
         ctx.note(f"server.api_keys is not accepted by this build ({err}); auth left off")
         ctx.extra["auth"] = False
-        cfg.write_text(wirebridge_config(port, ctx.mock_port, ctx.slow_port, store_path=store))
+        cfg.write_text(config(False))
     cmd = [ctx.python, "-m", "wirebridge", "serve", "--config", str(cfg)]
     if workers > 1:
         cmd += ["--workers", str(workers)]
@@ -369,7 +379,7 @@ def features(ctx: Ctx, bare_url: str, bare_pid: int) -> None:
                 # c=16 is judged: single pairs ranged from 51 to 85 % on one VM, so it is
                 # measured in several alternated pairs and the report takes the median.
                 for n in range(report.FEATURE_ROUNDS if conc == 16 else 1):
-                    bare = measure(ctx, "wirebridge (pair)", scen, conc, bare_url, bare_pid)
+                    bare = measure(ctx, report.BARE_PAIR, scen, conc, bare_url, bare_pid)
                     feat = measure(
                         ctx, report.FEAT, scen, conc, url, svc.pid,
                         body={"store": True}, headers=key_header,
@@ -390,6 +400,51 @@ def features(ctx: Ctx, bare_url: str, bare_pid: int) -> None:
         ctx.extra["store_bytes"] = store.stat().st_size if store.exists() else 0
     finally:
         svc.stop()
+
+
+def shared(ctx: Ctx, bare_url: str, bare_pid: int) -> None:
+    """The features gateway with the stores and rate limits of several instances (Redis,
+    PostgreSQL) and with rate limits, each paired with the bare gateway as ``features`` is:
+    what a deployment pays for them. Not judged: the target is the default store's."""
+    from servers import start_store
+
+    scen = SCENARIOS["responses-json"]
+    key_header = (("Authorization", f"Bearer {BENCH_KEY}"),) if ctx.extra.get("auth", True) else ()
+    stops = []
+    try:
+        urls = {}
+        for kind in ("redis", "postgres"):
+            try:
+                urls[kind], stop = start_store(kind, ctx.tmp, ctx.client_cpus)
+            except (OSError, RuntimeError) as e:
+                ctx.note(f"{kind} did not start ({e}): its rows are missing")
+                continue
+            stops.append(stop)
+        for v in report.SHARED:
+            if not {v.store, v.rate_limits} & {"redis", "postgres"} <= urls.keys():
+                continue  # its server did not start (noted)
+            store_url = None
+            if v.store == "redis":
+                store_url = f"{urls['redis']}/1"
+            elif v.store == "postgres":
+                store_url = urls["postgres"]
+            limits = f"{urls['redis']}/2" if v.rate_limits == "redis" else v.rate_limits
+            svc, url = start_wirebridge(
+                ctx, f"wirebridge-{v.slug}", features=True, store_url=store_url, rate_limits=limits
+            )
+            try:
+                for n in range(report.SHARED_ROUNDS):
+                    bare = measure(ctx, v.bare, scen, 16, bare_url, bare_pid)
+                    run = measure(
+                        ctx, v.system, scen, 16, url, svc.pid,
+                        body={"store": v.stored}, headers=key_header,
+                    )  # fmt: skip
+                    bare["round"] = run["round"] = n
+            finally:
+                svc.stop()
+    finally:
+        for stop in stops:
+            stop()
 
 
 PYMALLOC = "wirebridge (PYTHONMALLOC=pymalloc)"
@@ -751,6 +806,9 @@ def run_all(ctx: Ctx) -> None:
     if "features" in a.extras:
         log("phase 4: wirebridge with auth + store + metrics, paired with the bare one")
         features(ctx, url, svc.pid)
+    if "shared" in a.extras:
+        log("phase 4b: Redis and PostgreSQL stores, rate limits, paired with the bare one")
+        shared(ctx, url, svc.pid)
     if "slow-streams" in a.extras:
         log("phase 5: slow streams")
         slow_streams(ctx, svc, url)

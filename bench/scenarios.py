@@ -91,7 +91,7 @@ SCENARIOS: dict[str, Scenario] = {
 DEFAULT_SCENARIOS = list(SCENARIOS)
 QUICK_SCENARIOS = ["responses-json", "responses-sse"]
 # extra scenarios, by name, for --scenarios
-EXTRAS = ["features", "slow-streams", "workers2", "profile"]
+EXTRAS = ["features", "shared", "slow-streams", "workers2", "profile"]
 
 
 def wirebridge_config(

@@ -152,3 +152,20 @@ def test_the_store_false_runs_are_shown_beside_the_judged_pairs_and_do_not_chang
     table = "\n".join(report.features({}, rs))
     assert "| `responses-json` | false | 16 | 1 | 1,000 | 950 | 95 % |" in table
     assert "| `responses-json` | true | 16 | 3 | 1,000 | 700 | 70 % |" in table
+
+
+def test_each_shared_variant_shows_its_worse_pair_against_its_own_bare_runs() -> None:
+    redis, memory = report.SHARED[0], report.SHARED[2]
+    records = [
+        _run(redis.bare, 1000, 0),
+        _run(redis.system, 600, 0),
+        _run(redis.bare, 2000, 1),
+        _run(redis.system, 1000, 1),
+        _run(memory.bare, 1000, 0),
+        _run(memory.system, 900, 0),
+        _run("wirebridge (pair)", 10, 0),  # the features pairs' bare runs are not theirs
+    ]
+    table = "\n".join(report.shared(report.Records(records)))
+    assert f"| {redis.label} | 60 %, 50 % | 50 % | 2,000 | 1,000 |" in table
+    assert f"| {memory.label} | 90 % | 90 % | 1,000 | 900 |" in table
+    assert "PostgreSQL" not in table.split("|---")[1]  # a variant not run has no row

@@ -41,6 +41,27 @@ def test_quick_run_writes_the_report(tmp_path: Path) -> None:
     assert (out / reports[0].stem / "results.json").is_file()
 
 
+def test_the_shared_phase_pairs_each_variant_with_the_bare_gateway(tmp_path: Path) -> None:
+    """``--scenarios responses-json shared``: Redis and PostgreSQL started, the four variants
+    run in pairs, and their table written."""
+    out = tmp_path / "results"
+    cmd = [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--duration", "0.5"]
+    cmd += ["--scenarios", "responses-json", "shared", "--out", str(out)]
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, f"stdout:\n{res.stdout[-3000:]}\nstderr:\n{res.stderr[-3000:]}"
+    text = (out / "latest.md").read_text()
+    assert "## Several instances: Redis and PostgreSQL stores, rate limits" in text
+    for label in (
+        "Redis store",
+        "PostgreSQL store",
+        "rate limits in memory",
+        "rate limits in Redis",
+    ):
+        # no variant left out: a server that did not start would be a note and a missing row
+        assert f"\n| {label}, `store: " in text, text
+    assert "did not start" not in text
+
+
 def test_store_puts_runs_both_ways() -> None:
     """``store_puts.py``, the store's own benchmark, runs its comparison and its growth table."""
     script = str(REPO / "bench" / "store_puts.py")
