@@ -5,8 +5,8 @@ response and its items in one statement (the puts of one turn of the event loop 
 trip, ``Coalescer``), what reads then writes runs in one transaction, ``recover`` locks the rows
 it fails (``FOR UPDATE SKIP LOCKED``: two instances recovering at once split the work rather
 than wait on each other), and migrations run under an advisory lock so instances starting
-together apply each one once. The DSN may carry server
-settings as query parameters (``?search_path=tenant_a``), which asyncpg passes through.
+together apply each one once. The DSN may carry server settings as query parameters
+(``?search_path=tenant_a``), which asyncpg passes through.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ Keys (``P`` = the prefix, ``wirebridge:`` by default):
 check-then-write (delete, events, lease, cancel, recover) is a script, so it is atomic. Scripts
 touch keys they compute, which standalone Redis allows and Redis Cluster does not: this store
 is for a single Redis (or a primary with replicas). The puts made in one turn of the event loop
-go as one script (``Coalescer``). Durability is what the server is configured
-for (``appendonly``/``appendfsync``); ``put`` returns once Redis has applied the write.
+go as one script (``Coalescer``). Durability is what the server is configured for
+(``appendonly``/``appendfsync``); ``put`` returns once Redis has applied the write.
 """
 
 from __future__ import annotations
