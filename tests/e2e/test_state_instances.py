@@ -133,6 +133,13 @@ def test_two_instances_share_responses(
         with pytest.raises(openai.NotFoundError) as exc:
             a.responses.create(model=MODEL, input="x", previous_response_id=second.id)
         assert exc.value.code == "previous_response_not_found"
+
+        # An id PostgreSQL's text cannot hold (a NUL character) is not found: not a 503.
+        with pytest.raises(openai.NotFoundError):
+            a.responses.retrieve(first.id + "\x00")
+        with pytest.raises(openai.NotFoundError) as exc:
+            a.responses.create(model=MODEL, input="x", previous_response_id=first.id + "\x00")
+        assert exc.value.code == "previous_response_not_found"
     assert len(fake_chat.chat_requests) == 3
 
 

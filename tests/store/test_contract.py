@@ -482,6 +482,25 @@ async def test_ping(store: ResponseStore) -> None:
     await store.ping()
 
 
+async def test_ids_with_a_nul_character_name_nothing_and_stay_whole_in_items(
+    store: ResponseStore,
+) -> None:
+    # PostgreSQL's text holds no NUL: sent as it was, it refused the statement, and a client's
+    # odd id in a path or a body made the store look down (503) instead of "not found".
+    odd = msg("in\x00odd", "an item id with a NUL character")
+    await store.put(rec("resp_1", items=[odd, msg("in_2", "plain")]))
+    got = await store.get("resp_1", ALICE)
+    assert got is not None and got.input_items[0] == odd
+    assert await store.get("resp_1\x00", ALICE) is None
+    assert await store.history("resp_1\x00", ALICE) is None
+    assert await store.input_items("resp_1\x00", ALICE) is None
+    assert await store.delete("resp_1\x00", ALICE) is False
+    page = await store.input_items("resp_1", ALICE, after="no\x00such", order="asc")
+    assert page is not None and page.data == []
+    page = await store.input_items("resp_1", ALICE, after="in_2", order="desc")
+    assert page is not None and ids(page.data) == ["in\x00odd"]
+
+
 async def test_unserialisable_data_is_refused_before_anything_is_written(
     store: ResponseStore,
 ) -> None:

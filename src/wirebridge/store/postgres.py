@@ -116,6 +116,8 @@ class PostgresStore:
         row = sql.response_row(rec)
         rows = sql.item_rows(rec.id, rec.input_items)
         _, positions, ids, items = zip(*rows, strict=True) if rows else ((), (), (), ())
+        if not _nameable(*ids):
+            ids = tuple(_or_none(i) for i in ids)  # kept in the item, lost only as a cursor
         with _errors(self._where, "put"):
             await self._puts((*row, positions, ids, items))
 
@@ -138,6 +140,8 @@ class PostgresStore:
         return [None] * len(puts)
 
     async def get(self, id: str, owner: str) -> StoredResponse | None:
+        if not _nameable(id):
+            return None
         with _errors(self._where, "get"):
             row = await self._pool.fetchrow(_GET, id, owner, sql.now_arg(time.time()))
         if row is None:
@@ -154,6 +158,8 @@ class PostgresStore:
         )
 
     async def delete(self, id: str, owner: str) -> bool:
+        if not _nameable(id):
+            return False
         with _errors(self._where, "delete"):
             status = await self._pool.execute(
                 sql.DELETE_RESPONSE, id, owner, sql.now_arg(time.time())
@@ -170,10 +176,14 @@ class PostgresStore:
         after: str | None = None,
         before: str | None = None,
     ) -> ItemPage | None:
+        if not _nameable(id):
+            return None
         now = sql.now_arg(time.time())
         with _errors(self._where, "input_items"):
             async with self._pool.acquire() as conn:
-                cursors = await conn.fetchrow(sql.SELECT_CURSORS, id, owner, now, after, before)
+                # A cursor that names nothing is looked up as NULL, which matches no item.
+                cursor_args = (_or_none(after), _or_none(before))
+                cursors = await conn.fetchrow(sql.SELECT_CURSORS, id, owner, now, *cursor_args)
                 if cursors is None:
                     return None
                 after_pos, before_pos = cursors
@@ -186,6 +196,8 @@ class PostgresStore:
         return make_page([orjson.loads(row[0]) for row in rows], limit, w.from_end)
 
     async def history(self, id: str, owner: str) -> list[dict[str, Any]] | None:
+        if not _nameable(id):
+            return None
         with _errors(self._where, "history"):
             rows = await self._pool.fetch(sql.HISTORY, *sql.history_args(id, owner, time.time()))
         return sql.assemble_history(rows)
@@ -267,6 +279,17 @@ class PostgresStore:
 def _count(status: str) -> int:
     """Rows affected, from a command tag such as ``DELETE 3``."""
     return int(status.rsplit(" ", 1)[-1])
+
+
+def _nameable(*texts: str | None) -> bool:
+    """Whether these ids can name something stored. PostgreSQL's text holds no NUL character,
+    so an id with one (a client's, from a path or a body) names nothing here; sent as it is,
+    PostgreSQL would refuse the whole statement, and the client would see the store as down."""
+    return not any(text is not None and "\x00" in text for text in texts)
+
+
+def _or_none(text: str | None) -> str | None:
+    return text if _nameable(text) else None
 
 
 @contextlib.contextmanager
