@@ -403,11 +403,14 @@ def features(ctx: Ctx, bare_url: str, bare_pid: int) -> None:
 
 
 def shared(ctx: Ctx, bare_url: str, bare_pid: int) -> None:
-    """The features gateway with the stores and rate limits of several instances (Redis,
-    PostgreSQL) and with rate limits, each paired with the bare gateway as ``features`` is:
-    what a deployment pays for them. Not judged: the target is the default store's."""
-    from servers import start_store
-
+    """The features gateway with its store in Redis or PostgreSQL, or with rate limits counted
+    in memory or in Redis, each paired with the bare gateway as ``features`` is: what a
+    deployment of several instances pays. Not judged: the target is the default store's."""
+    try:
+        from servers import start_store  # the test suite's helpers, which need pytest
+    except ImportError as e:
+        ctx.note(f"the shared phase needs the test suite's helpers ({e}): not measured")
+        return
     scen = SCENARIOS["responses-json"]
     key_header = (("Authorization", f"Bearer {BENCH_KEY}"),) if ctx.extra.get("auth", True) else ()
     stops = []
@@ -421,7 +424,7 @@ def shared(ctx: Ctx, bare_url: str, bare_pid: int) -> None:
                 continue
             stops.append(stop)
         for v in report.SHARED:
-            if not {v.store, v.rate_limits} & {"redis", "postgres"} <= urls.keys():
+            if not ({v.store, v.rate_limits} & {"redis", "postgres"}) <= urls.keys():
                 continue  # its server did not start (noted)
             store_url = None
             if v.store == "redis":
