@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from tests.support.redis_db import empty_db
 from wirebridge.ratelimit.counters import (
     REDIS_PREFIX,
     Counters,
@@ -36,11 +37,8 @@ async def counters(request: pytest.FixtureRequest) -> AsyncIterator[Counters]:
     if request.param == "memory":
         found = MemoryCounters()
     else:
-        url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/5"
-        client = aioredis.Redis.from_url(url)
-        await client.flushdb()
-        await client.aclose()
-        found = RedisCounters(_redis_pool(url))
+        async with empty_db(request.getfixturevalue("redis_url"), 5) as (url, _):
+            found = RedisCounters(_redis_pool(url))
     await found.start()
     try:
         yield found
@@ -51,16 +49,13 @@ async def counters(request: pytest.FixtureRequest) -> AsyncIterator[Counters]:
 @pytest.fixture
 async def in_redis(redis_url: str) -> AsyncIterator[tuple[RedisCounters, aioredis.Redis]]:
     """Counters on an empty Redis database, and a client of the test's own to look inside."""
-    url = redis_url.rsplit("/", 1)[0] + "/7"
-    client = aioredis.Redis.from_url(url)
-    await client.flushdb()
-    counters = RedisCounters(_redis_pool(url))
-    try:
-        await counters.start()
-        yield counters, client
-    finally:
-        await counters.close()
-        await client.aclose()
+    async with empty_db(redis_url, 7) as (url, client):
+        counters = RedisCounters(_redis_pool(url))
+        try:
+            await counters.start()
+            yield counters, client
+        finally:
+            await counters.close()
 
 
 async def test_a_request_counts_in_every_requests_window_until_one_is_full(

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
+from tests.support.redis_db import empty_db
 from tests.support.servers import start_redis
 from wirebridge.config.errors import ConfigError, Where
 from wirebridge.config.load import config_from_tree
@@ -71,11 +71,8 @@ def test_duration() -> None:
 async def test_counting(storage: str, request: pytest.FixtureRequest) -> None:
     cfg = RateLimitConfig()
     if storage == "redis":
-        url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/8"
-        client = aioredis.Redis.from_url(url)
-        await client.flushdb()
-        await client.aclose()
-        cfg = RateLimitConfig(storage="redis", redis_url=url)
+        async with empty_db(request.getfixturevalue("redis_url"), 8) as (url, _):
+            cfg = RateLimitConfig(storage="redis", redis_url=url)
     limiter = Limiter(cfg)
     await limiter.start()
     try:

@@ -22,6 +22,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from tests.support.redis_db import empty_db
 from wirebridge.config.model import StoreConfig
 from wirebridge.store import (
     RECOVER_GRACE,
@@ -568,15 +569,12 @@ async def test_postgres_records_its_schema_version(postgres_dsn: str) -> None:
 @pytest.fixture
 async def in_redis(redis_url: str) -> AsyncIterator[tuple[ResponseStore, aioredis.Redis]]:
     """A Redis store on an empty database, and a client of the test's own to look inside."""
-    url = redis_url.rsplit("/", 1)[0] + "/4"
-    client = aioredis.Redis.from_url(url)
-    await client.flushdb()
-    store = await open_store(StoreConfig(backend="redis", url=url))
-    try:
-        yield store, client
-    finally:
-        await store.close()
-        await client.aclose()
+    async with empty_db(redis_url, 4) as (url, client):
+        store = await open_store(StoreConfig(backend="redis", url=url))
+        try:
+            yield store, client
+        finally:
+            await store.close()
 
 
 async def test_redis_keys_are_namespaced(in_redis: tuple[ResponseStore, aioredis.Redis]) -> None:

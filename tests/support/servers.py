@@ -9,7 +9,7 @@ PostgreSQL refuses to run as root, and CI runs as root: then initdb and the serv
 ``postgres`` user (``nobody`` if there is none) through ``runuser``, in a directory made under the
 system temp dir and chowned to that user, because pytest's own temp tree is private to root.
 Servers are tuned for tests (no fsync, no persistence) unless started ``durable``, as the
-benchmark starts them (``bench/ab.py``); they listen on 127.0.0.1 only.
+benchmark starts them (``bench/servers.py``); they listen on 127.0.0.1 only.
 """
 
 from __future__ import annotations
