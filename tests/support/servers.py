@@ -23,7 +23,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -187,9 +187,11 @@ def _redis_answers(port: int) -> bool:
         return False
 
 
-def start_redis(tmpdir: Path, *, durable: bool = False) -> tuple[str, Callable[[], None]]:
+def start_redis(
+    tmpdir: Path, *, durable: bool = False, extra: Sequence[str] = ()
+) -> tuple[str, Callable[[], None]]:
     """A redis-server with no persistence (``durable``: an append-only file fsynced every
-    second); the URL names database 0."""
+    second), and ``extra`` options (a Unix socket, a TLS port); the URL names database 0."""
     binary = shutil.which("redis-server") or next(
         (p for p in ("/usr/bin/redis-server", "/usr/sbin/redis-server") if os.path.exists(p)),
         None,
@@ -214,6 +216,7 @@ def start_redis(tmpdir: Path, *, durable: bool = False) -> tuple[str, Callable[[
                     "--dir",
                     str(tmpdir),
                     *(_REDIS_DURABLE if durable else _REDIS_OPTIONS),
+                    *extra,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
