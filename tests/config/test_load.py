@@ -603,6 +603,10 @@ STORE_VALID = [
     ),
     ("store: {backend: redis, url: 'redis://h:6379/2'}", StoreConfig("redis", "redis://h:6379/2")),
     ("store: {backend: redis, url: 'rediss://h/0'}", StoreConfig("redis", "rediss://h/0")),
+    (
+        "store: {backend: redis, url: 'unix:///r.sock?db=2'}",
+        StoreConfig("redis", "unix:///r.sock?db=2"),
+    ),
 ]
 
 
@@ -628,6 +632,8 @@ STORE_ERRORS = [
         "must be a postgres:// or postgresql:// URL for the postgres backend, got redis://",
     ),
     ("store: {backend: redis, url: 'h:6379'}", "store.url", "got no scheme"),
+    ("store: {backend: redis, url: 'redis://:pw@h/0?pool=9'}", "store.url", "unknown option"),
+    ("store: {backend: redis, url: 'redis://:pw@h/zero'}", "store.url", "must be a number"),
     ("store: {url: 'postgres://h/db'}", "store.url", "only for the postgres and redis backends"),
     ("store: {backend: redis, url: 'redis://h', path: x.db}", "store.path", "only for the sqlite"),
     ("store: {ttl_days: 0}", "store.ttl_days", "integer of at least 1"),

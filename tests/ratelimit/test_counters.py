@@ -16,7 +16,7 @@ from wirebridge.ratelimit.counters import (
     RedisCounters,
     Slot,
 )
-from wirebridge.ratelimit.limiter import _redis_pool
+from wirebridge.ratelimit.limiter import redis_client
 
 RPM = Slot("rpm:key:k", 2, 60, True)
 RPD = Slot("rpd:key:k", 10, 86_400, True)
@@ -38,7 +38,7 @@ async def counters(request: pytest.FixtureRequest) -> AsyncIterator[Counters]:
         found = MemoryCounters()
     else:
         async with empty_db(request.getfixturevalue("redis_url"), 5) as (url, _):
-            found = RedisCounters(_redis_pool(url))
+            found = RedisCounters(redis_client(url))
     await found.start()
     try:
         yield found
@@ -50,7 +50,7 @@ async def counters(request: pytest.FixtureRequest) -> AsyncIterator[Counters]:
 async def in_redis(redis_url: str) -> AsyncIterator[tuple[RedisCounters, aioredis.Redis]]:
     """Counters on an empty Redis database, and a client of the test's own to look inside."""
     async with empty_db(redis_url, 7) as (url, client):
-        counters = RedisCounters(_redis_pool(url))
+        counters = RedisCounters(redis_client(url))
         try:
             await counters.start()
             yield counters, client
@@ -127,7 +127,7 @@ async def test_a_memory_window_closes_after_its_period_and_is_swept() -> None:
 
 async def test_a_redis_window_closes_after_its_period(redis_url: str) -> None:
     url = redis_url.rsplit("/", 1)[0] + "/6"
-    counters = RedisCounters(_redis_pool(url))
+    counters = RedisCounters(redis_client(url))
     short = Slot("rpm:key:short", 1, 1, True)
     try:
         await counters.start()

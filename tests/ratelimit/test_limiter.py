@@ -46,6 +46,8 @@ def test_settings() -> None:
         ({"storage": "redis"}, "redis_url: required for storage: redis"),
         ({"redis_url": "redis://x"}, "redis_url: only for storage: redis"),
         ({"storage": "redis", "redis_url": "http://x"}, "must be a redis://"),
+        ({"storage": "redis", "redis_url": "redis://x/db1"}, "database must be a number"),
+        ({"storage": "redis", "redis_url": "redis://x?timeout=1"}, "unknown option 'timeout'"),
         ({"storage": "memcached"}, "storage: must be one of memory, redis"),
     ],
 )

@@ -28,6 +28,7 @@ from wirebridge.config.values import (
     string,
 )
 from wirebridge.ratelimit.settings import parse_rate_limits
+from wirebridge.transport.redis_url import parse_url
 
 REASONING_OUTPUTS = ("summary", "text")
 
@@ -144,6 +145,11 @@ def _store_url(value: object, at: Where, backend: str, schemes: tuple[str, ...])
         wanted = " or ".join(f"{s}://" for s in schemes)
         got = f"{scheme}://" if scheme else "no scheme"  # not the URL: it may hold a password
         raise at.error(f"must be a {wanted} URL for the {backend} backend, got {got}")
+    if backend == "redis":
+        try:
+            parse_url(text)
+        except ValueError as exc:
+            raise at.error(str(exc)) from None
     return text
 
 

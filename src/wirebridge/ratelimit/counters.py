@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from wirebridge.coalesce import Coalescer
+from wirebridge.transport.resp import RespClient, Script
 
 REDIS_PREFIX = "wirebridge:ratelimit:"
 SWEEP_SECONDS = 10.0  # expired memory windows are dropped at most this often
@@ -170,23 +171,20 @@ class RedisCounters:
     """Windows shared by every instance on one Redis; a key expires with its window. The
     admissions and charges of one loop turn go to Redis as one script each (``Coalescer``)."""
 
-    def __init__(self, pool: Any) -> None:
-        import redis.asyncio as aioredis
-
-        self._pool = pool
-        self._client: Any = aioredis.Redis(connection_pool=pool)
-        self._admit_script = self._client.register_script(_ADMIT)
-        self._charge_script = self._client.register_script(_CHARGE)
+    def __init__(self, client: RespClient) -> None:
+        self._client = client
+        self._admit_script = Script(_ADMIT)
+        self._charge_script = Script(_CHARGE)
         self._admit: Coalescer[Sequence[Slot], Reading] = Coalescer(self._admit_many)
         self._charge: Coalescer[tuple[Slot, int], None] = Coalescer(self._charge_many)
 
     async def start(self) -> None:
-        await self._client.ping()
+        await self._client.call("PING")
 
     async def close(self) -> None:
         await self._admit.drain()
         await self._charge.drain()
-        await self._pool.aclose()
+        await self._client.close()
 
     async def admit(self, slots: Sequence[Slot]) -> Reading:
         return await self._admit(slots)
@@ -202,7 +200,7 @@ class RedisCounters:
             for slot in slots:
                 keys.append(REDIS_PREFIX + slot.key)
                 args += [slot.limit, slot.period * 1000, 1 if slot.counts else 0]
-        out = await self._admit_script(keys=keys, args=args)
+        out = await self._client.run(self._admit_script, keys, args)
         readings = []
         at = 0
         for slots in admissions:
@@ -221,5 +219,5 @@ class RedisCounters:
         for slot, amount in charges:
             args += [amount, slot.period * 1000]
         keys = [REDIS_PREFIX + slot.key for slot, _ in charges]
-        await self._charge_script(keys=keys, args=args)
+        await self._client.run(self._charge_script, keys, args)
         return [None] * len(charges)

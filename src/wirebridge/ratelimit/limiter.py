@@ -23,17 +23,17 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 from wirebridge.config.model import RateLimitConfig, RateLimits
 from wirebridge.errors import GatewayError, RateLimited
 from wirebridge.ratelimit.counters import Counters, MemoryCounters, RedisCounters, Slot
 from wirebridge.store.base import redact_url
+from wirebridge.transport.resp import RespClient, RespError
 
 log = logging.getLogger("wirebridge")
 
 REDIS_TIMEOUT = 5.0
-REDIS_CONNECTIONS = 64
 
 Kind = Literal["requests", "tokens"]
 _UNITS = {"rpm": ("requests", "minute"), "rpd": ("requests", "day"), "tpm": ("tokens", "minute")}
@@ -92,12 +92,6 @@ def _check(name: str, limit: int, subject: tuple[str, str]) -> Check:
     return Check(name, limit, subject, Slot(key, limit, _PERIODS[name], name != "tpm"))
 
 
-def _storage_errors() -> tuple[type[BaseException], ...]:
-    from redis.exceptions import RedisError
-
-    return (RedisError, OSError, TimeoutError)
-
-
 class Limiter:
     """``start()`` before use (checks Redis answers), ``close()`` at the end."""
 
@@ -106,8 +100,8 @@ class Limiter:
         self._counters: Counters
         if cfg.storage == "redis":
             assert cfg.redis_url is not None
-            self._counters = RedisCounters(_redis_pool(cfg.redis_url))
-            self._failures = _storage_errors()
+            self._counters = RedisCounters(redis_client(cfg.redis_url))
+            self._failures: tuple[type[BaseException], ...] = (RespError, OSError)
         else:
             self._counters = MemoryCounters()
             self._failures = ()
@@ -118,7 +112,7 @@ class Limiter:
         except self._failures as exc:
             where = redact_url(self.cfg.redis_url or "")
             raise RateLimitStorageError(
-                f"rate limit storage: redis at {where} does not answer ({type(exc).__name__})"
+                f"rate limit storage: redis at {where} does not answer: {exc or type(exc).__name__}"
             ) from None
 
     async def close(self) -> None:
@@ -156,17 +150,8 @@ class Limiter:
             log.warning("rate limit storage failed, %d tokens not counted: %s", tokens, exc)
 
 
-def _redis_pool(url: str) -> Any:
-    import redis.asyncio as aioredis
-
-    # Blocking: past the limit a request waits for a connection rather than failing.
-    return aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=REDIS_CONNECTIONS,
-        timeout=REDIS_TIMEOUT,
-        socket_connect_timeout=REDIS_TIMEOUT,
-        socket_timeout=REDIS_TIMEOUT,
-    )
+def redis_client(url: str) -> RespClient:
+    return RespClient.from_url(url, timeout=REDIS_TIMEOUT, connect_timeout=REDIS_TIMEOUT)
 
 
 def _refusal(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from wirebridge.config.errors import Where
 from wirebridge.config.model import RateLimitConfig, RateLimits
 from wirebridge.config.values import check_keys, choice, integer, mapping, optional, string
+from wirebridge.transport.redis_url import parse_url
 
 STORAGES = ("memory", "redis")
 _KEYS = ("per_key", "per_ip", "storage", "redis_url")
@@ -63,4 +64,8 @@ def _redis_url(value: object, at: Where) -> str:
     if scheme not in _REDIS_SCHEMES:
         got = f"{scheme}://" if scheme else "no scheme"  # not the URL: it may hold a password
         raise at.error(f"must be a redis://, rediss:// or unix:// URL, got {got}")
+    try:
+        parse_url(text)
+    except ValueError as exc:
+        raise at.error(str(exc)) from None
     return text

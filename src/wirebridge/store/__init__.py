@@ -4,7 +4,8 @@ mode. One async contract (``base.ResponseStore``), four backends:
 * ``memory`` — dicts; unit tests and throwaway gateways.
 * ``sqlite`` — the default; one file under the state dir (``sqlite.py``).
 * ``postgres`` — asyncpg pool; several gateway instances sharing one database (``postgres.py``).
-* ``redis`` — redis-py asyncio; expiry handled by Redis itself (``redis.py``).
+* ``redis`` — the gateway's own client (``transport/resp.py``); expiry handled by Redis itself
+  (``redis.py``).
 
 SQL schema changes are ordered migrations in ``migrations/``, applied when a store opens.
 ``open_store(cfg)`` picks and opens a backend from ``config.StoreConfig``.

@@ -30,8 +30,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from wirebridge.coalesce import Coalescer
 from wirebridge.store import redis_scripts as scripts
@@ -48,11 +46,11 @@ from wirebridge.store.base import (
     paginate,
     redact_url,
 )
+from wirebridge.transport.resp import RespClient, RespError, Script
 
 PREFIX = "wirebridge:"
 CONNECT_TIMEOUT = 5.0
 SOCKET_TIMEOUT = 30.0
-MAX_CONNECTIONS = 32
 GC_BATCH = 500
 
 _KEY_FIELDS = ("hash", "name", "created", "revoked", "models", "rpm", "rpd", "tpm")
@@ -61,46 +59,28 @@ _KEY_FIELDS = ("hash", "name", "created", "revoked", "models", "rpm", "rpd", "tp
 class RedisStore:
     """Open with ``await RedisStore.open(url)``; ``close()`` when done."""
 
-    def __init__(self, client: aioredis.Redis, url: str, prefix: str = PREFIX) -> None:
-        # Any: redis-py types each command as sync-or-async and pipeline commands as awaitables,
-        # neither of which is what the asyncio client returns.
-        self._r: Any = client
+    def __init__(self, client: RespClient, url: str, prefix: str = PREFIX) -> None:
+        self._r = client
         self._where = redact_url(url)
         self.prefix = prefix
         self._expiry = f"{prefix}expiry"
         self._active = f"{prefix}active"
-        self._put = client.register_script(scripts.PUT)
         self._puts: Coalescer[tuple[list[str], list[Any]], None] = Coalescer(self._put_many)
-        self._history = client.register_script(scripts.HISTORY)
-        self._delete = client.register_script(scripts.DELETE)
-        self._append = client.register_script(scripts.APPEND)
-        self._hset_if_exists = client.register_script(scripts.HSET_IF_EXISTS)
-        self._recover_scan = client.register_script(scripts.RECOVER_SCAN)
-        self._fail = client.register_script(scripts.FAIL)
-        self._gc = client.register_script(scripts.GC)
         self._keys = f"{prefix}keys"
-        self._revoke_key = client.register_script(scripts.REVOKE_KEY)
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = PREFIX) -> RedisStore:
-        # A blocking pool: past MAX_CONNECTIONS a command waits for a connection instead of
-        # failing with "Too many connections", which a burst of requests would otherwise see.
         try:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                url,
-                max_connections=MAX_CONNECTIONS,
-                timeout=SOCKET_TIMEOUT,
-                socket_connect_timeout=CONNECT_TIMEOUT,
-                socket_timeout=SOCKET_TIMEOUT,
+            client = RespClient.from_url(
+                url, timeout=SOCKET_TIMEOUT, connect_timeout=CONNECT_TIMEOUT
             )
         except ValueError as exc:
             raise StoreError(f"redis store {redact_url(url)}: invalid URL: {exc}") from None
-        client = aioredis.Redis.from_pool(pool)
         store = cls(client, url, prefix)
         try:
             await store.ping()
         except BaseException:
-            await client.aclose()
+            await client.close()
             raise
         return store
 
@@ -129,17 +109,17 @@ class RedisStore:
             await self._puts((keys, args))
 
     async def _put_many(self, puts: list[tuple[list[str], list[Any]]]) -> list[None]:
-        # One script for every put of a loop turn, not a MULTI of six commands each: redis-py
-        # packs one command and parses one reply (bench/README.md).
+        # One script for every put of a loop turn, not a MULTI of six commands each: one
+        # command packed, one reply parsed (bench/README.md).
         keys = [key for put_keys, _ in puts for key in put_keys]
         args = [arg for _, put_args in puts for arg in put_args]
-        await self._put(keys=keys, args=args)
+        await self._r.run(_PUT, keys, args)
         return [None] * len(puts)
 
     async def get(self, id: str, owner: str) -> StoredResponse | None:
         with self._errors("get"):
-            f = await self._r.hmget(
-                self._resp(id), ["owner", "prev", "created", "expires", "response", "items"]
+            f = await self._r.call(
+                "HMGET", self._resp(id), "owner", "prev", "created", "expires", "response", "items"
             )
         got_owner, prev, created, expires, response, items = f
         if not self._visible(got_owner, expires, owner):
@@ -163,7 +143,7 @@ class RedisStore:
     async def delete(self, id: str, owner: str) -> bool:
         keys = [self._resp(id), self._events(id), self._expiry, self._active]
         with self._errors("delete"):
-            done = await self._delete(keys=keys, args=[owner, repr(time.time()), id])
+            done = await self._r.run(_DELETE, keys, [owner, repr(time.time()), id])
         return bool(done)
 
     async def input_items(
@@ -177,8 +157,8 @@ class RedisStore:
         before: str | None = None,
     ) -> ItemPage | None:
         with self._errors("input_items"):
-            got_owner, expires, items = await self._r.hmget(
-                self._resp(id), ["owner", "expires", "items"]
+            got_owner, expires, items = await self._r.call(
+                "HMGET", self._resp(id), "owner", "expires", "items"
             )
         if not self._visible(got_owner, expires, owner):
             return None
@@ -187,7 +167,7 @@ class RedisStore:
     async def history(self, id: str, owner: str) -> list[dict[str, Any]] | None:
         args: list[str | int] = [self.prefix, id, owner, repr(time.time()), MAX_CHAIN]
         with self._errors("history"):
-            turns = await self._history(keys=[], args=args)
+            turns = await self._r.run(_HISTORY, [], args)
         if turns is None:
             return None
         out: list[dict[str, Any]] = []
@@ -199,30 +179,31 @@ class RedisStore:
     async def append_event(self, id: str, seq: int, event: dict[str, Any]) -> None:
         member = f"{seq}:".encode() + orjson.dumps(event)
         with self._errors("append_event"):
-            await self._append(keys=[self._resp(id), self._events(id)], args=[seq, member])
+            await self._r.run(_APPEND, [self._resp(id), self._events(id)], [seq, member])
 
     async def events(self, id: str, after: int) -> list[dict[str, Any]]:
         with self._errors("events"):
-            members = await self._r.zrangebyscore(self._events(id), f"({after}", "+inf")
+            members = await self._r.call("ZRANGEBYSCORE", self._events(id), f"({after}", "+inf")
         return [orjson.loads(member.partition(b":")[2]) for member in members]
 
     async def set_lease(self, id: str, instance_id: str, until: float) -> None:
         args = ["lease_owner", instance_id, "lease_until", repr(until)]
         with self._errors("set_lease"):
-            await self._hset_if_exists(keys=[self._resp(id)], args=args)
+            await self._r.run(_HSET_IF_EXISTS, [self._resp(id)], args)
 
     async def recover(self, now: float) -> list[str]:
         with self._errors("recover"):
-            found = await self._recover_scan(
-                keys=[self._active], args=[self.prefix, repr(now), RECOVER_GRACE]
+            found = await self._r.run(
+                _RECOVER_SCAN, [self._active], [self.prefix, repr(now), RECOVER_GRACE]
             )
             recovered = []
             for i in range(0, len(found), 2):
                 id, response = found[i].decode(), found[i + 1]
                 failed = orjson.dumps(mark_failed(orjson.loads(response)))
-                done = await self._fail(
-                    keys=[self._resp(id), self._active],
-                    args=[response, failed, repr(now), RECOVER_GRACE, id],
+                done = await self._r.run(
+                    _FAIL,
+                    [self._resp(id), self._active],
+                    [response, failed, repr(now), RECOVER_GRACE, id],
                 )
                 if done:
                     recovered.append(id)
@@ -230,11 +211,11 @@ class RedisStore:
 
     async def request_cancel(self, id: str) -> None:
         with self._errors("request_cancel"):
-            await self._hset_if_exists(keys=[self._resp(id)], args=["cancel", "1"])
+            await self._r.run(_HSET_IF_EXISTS, [self._resp(id)], ["cancel", "1"])
 
     async def cancel_requested(self, id: str) -> bool:
         with self._errors("cancel_requested"):
-            return await self._r.hget(self._resp(id), "cancel") == b"1"
+            return await self._r.call("HGET", self._resp(id), "cancel") == b"1"
 
     async def gc(self, now: float) -> int:
         """Drops what ``P expiry`` lists as expired by ``now``; Redis may have dropped the
@@ -242,8 +223,8 @@ class RedisStore:
         total = 0
         with self._errors("gc"):
             while True:
-                n = await self._gc(
-                    keys=[self._expiry, self._active], args=[self.prefix, repr(now), GC_BATCH]
+                n = await self._r.run(
+                    _GC, [self._expiry, self._active], [self.prefix, repr(now), GC_BATCH]
                 )
                 total += n
                 if n < GC_BATCH:
@@ -251,7 +232,7 @@ class RedisStore:
 
     async def ping(self) -> None:
         with self._errors("ping"):
-            await self._r.ping()
+            await self._r.call("PING")
 
     def _key(self, key_id: str) -> str:
         return f"{self.prefix}key:{key_id}"
@@ -267,45 +248,52 @@ class RedisStore:
             "rpd": _number(key.rpd),
             "tpm": _number(key.tpm),
         }
+        args: list[Any] = [key.id, key.created_at]
+        for field, value in fields.items():
+            args += [field, value]
         with self._errors("put_key"):
-            pipe: Any
-            async with self._r.pipeline(transaction=True) as pipe:
-                pipe.hset(self._key(key.id), mapping=fields)
-                pipe.zadd(self._keys, {key.id: key.created_at})
-                await pipe.execute()
+            await self._r.run(_PUT_KEY, [self._key(key.id), self._keys], args)
 
     async def get_key(self, key_id: str) -> KeyRecord | None:
         with self._errors("get_key"):
-            values = await self._r.hmget(self._key(key_id), list(_KEY_FIELDS))
+            values = await self._r.call("HMGET", self._key(key_id), *_KEY_FIELDS)
         return _key_record(key_id, values)
 
     async def list_keys(self) -> list[KeyRecord]:
         with self._errors("list_keys"):
-            ids = [id.decode() for id in await self._r.zrange(self._keys, 0, -1)]
-            pipe: Any
-            async with self._r.pipeline(transaction=False) as pipe:
-                for key_id in ids:
-                    pipe.hmget(self._key(key_id), list(_KEY_FIELDS))
-                rows = await pipe.execute() if ids else []
+            ids = [id.decode() for id in await self._r.call("ZRANGE", self._keys, 0, -1)]
+            rows = await self._r.pipeline([("HMGET", self._key(i), *_KEY_FIELDS) for i in ids])
         found = (_key_record(key_id, values) for key_id, values in zip(ids, rows, strict=True))
         return [key for key in found if key is not None]
 
     async def revoke_key(self, key_id: str, at: int | None = None) -> bool:
         when = int(time.time()) if at is None else at
         with self._errors("revoke_key"):
-            return bool(await self._revoke_key(keys=[self._key(key_id)], args=[when]))
+            return bool(await self._r.run(_REVOKE_KEY, [self._key(key_id)], [when]))
 
     async def close(self) -> None:
         await self._puts.drain()
-        await self._r.aclose()
+        await self._r.close()
 
     @contextlib.contextmanager
     def _errors(self, op: str) -> Iterator[None]:
         try:
             yield
-        except (RedisError, OSError) as exc:
+        except (RespError, OSError) as exc:
             reason = str(exc) or type(exc).__name__
             raise StoreError(f"redis store {self._where}: {op}: {reason}") from exc
+
+
+_PUT = Script(scripts.PUT)
+_HISTORY = Script(scripts.HISTORY)
+_DELETE = Script(scripts.DELETE)
+_APPEND = Script(scripts.APPEND)
+_HSET_IF_EXISTS = Script(scripts.HSET_IF_EXISTS)
+_RECOVER_SCAN = Script(scripts.RECOVER_SCAN)
+_FAIL = Script(scripts.FAIL)
+_GC = Script(scripts.GC)
+_PUT_KEY = Script(scripts.PUT_KEY)
+_REVOKE_KEY = Script(scripts.REVOKE_KEY)
 
 
 def _number(value: int | None) -> int | str:

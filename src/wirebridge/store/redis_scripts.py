@@ -128,3 +128,10 @@ local revoked = redis.call('HGET', KEYS[1], 'revoked')
 if not revoked or revoked == '' then redis.call('HSET', KEYS[1], 'revoked', ARGV[1]) end
 return 1
 """
+
+# KEYS: the key's hash, the index of keys. ARGV: its id, its creation time, then field, value, …
+PUT_KEY = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
