@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 
 from tests.support.redis_db import empty_db
 from wirebridge.ratelimit.counters import (
+    CHARGE_DELAY,
     REDIS_PREFIX,
     Counters,
     MemoryCounters,
@@ -163,17 +164,35 @@ async def test_redis_admits_in_one_round_trip_and_repairs_a_counter_without_expi
     assert 86_000 < await client.ttl(REDIS_PREFIX + "rpd:key:stuck") <= 86_400
 
 
-async def test_redis_sends_the_admissions_and_charges_of_one_turn_as_one_script_each(
+async def test_redis_sends_the_admissions_of_one_turn_and_the_charges_held_as_one_script(
     in_redis: tuple[RedisCounters, aioredis.Redis],
 ) -> None:
     counters, client = in_redis
     await counters.admit([RPD])  # the script loaded: later calls are EVALSHA alone
-    await counters.charge(TPM, 1)
     await client.config_resetstat()
-    await asyncio.gather(*(counters.admit([RPD, TPM]) for _ in range(5)))
     await asyncio.gather(*(counters.charge(TPM, 10) for _ in range(3)))
+    assert await client.get(REDIS_PREFIX + TPM.key) is None  # held for the next admission
+    readings = await asyncio.gather(*(counters.admit([RPD, TPM]) for _ in range(5)))
+    assert [r.used for r in readings] == [[1, 30], [2, 30], [3, 30], [4, 30], [5, 30]]
     stats = await client.info("commandstats")
-    assert stats["cmdstat_evalsha"]["calls"] == 2
-    assert stats["cmdstat_incr"]["calls"] == 5  # the script's own work, per admission
-    assert stats["cmdstat_incrby"]["calls"] == 3
-    assert int(await client.get(REDIS_PREFIX + TPM.key)) == 31
+    assert stats["cmdstat_evalsha"]["calls"] == 1
+    # The script's own work: the first charge opens the window, the others add to it; then an
+    # INCR per admission.
+    assert stats["cmdstat_set"]["calls"] == 1
+    assert stats["cmdstat_incrby"]["calls"] == 2
+    assert stats["cmdstat_incr"]["calls"] == 5
+    assert int(await client.get(REDIS_PREFIX + TPM.key)) == 30
+
+
+async def test_redis_sends_a_charge_held_alone_after_a_moment_and_at_close(
+    in_redis: tuple[RedisCounters, aioredis.Redis],
+) -> None:
+    counters, client = in_redis
+    await counters.charge(TPM, 7)
+    await counters.charge(TPM, 3)
+    assert await client.get(REDIS_PREFIX + TPM.key) is None
+    await asyncio.sleep(CHARGE_DELAY * 4)
+    assert int(await client.get(REDIS_PREFIX + TPM.key)) == 10
+    await counters.charge(TPM, 5)
+    await counters.close()  # what is held is sent before the connection closes
+    assert int(await client.get(REDIS_PREFIX + TPM.key)) == 15

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from wirebridge.config.errors import ConfigError, Where
 from wirebridge.config.load import config_from_tree
 from wirebridge.config.model import RateLimitConfig, RateLimits
 from wirebridge.errors import RateLimited
+from wirebridge.ratelimit.counters import CHARGE_DELAY
 from wirebridge.ratelimit.limiter import (
     Limiter,
     RateLimitStorageError,
@@ -115,7 +117,8 @@ async def test_a_redis_gone_away_lets_requests_through(
         started = time.monotonic()
         with caplog.at_level(logging.WARNING, logger="wirebridge"):
             assert await limiter.admit(checks) == {}  # counted, it would be refused
-            await limiter.charge(checks[1], 5)
+            await limiter.charge(checks[1], 5)  # held, then sent alone: it fails
+            await asyncio.sleep(CHARGE_DELAY * 4)
         assert time.monotonic() - started < 5
         assert "rate limit storage failed, request let through" in caplog.text
         assert "5 tokens not counted" in caplog.text

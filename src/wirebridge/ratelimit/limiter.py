@@ -13,7 +13,9 @@ limit together, in one round trip.
 
 Tokens per minute cannot be known before the answer: a request passes while the key's window
 has any tokens left, and when the turn finishes its usage is charged (``charge``) — so the
-request that crosses the limit completes, and the next ones wait for the window to reset.
+request that crosses the limit completes, and the next ones wait for the window to reset. In
+Redis a charge goes with this instance's next admission, or alone 50 ms later: other instances
+may see it that late.
 """
 
 from __future__ import annotations
