@@ -8,8 +8,8 @@ in the query is refused rather than ignored. Errors never quote the URL: it may 
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
+from dataclasses import dataclass, replace
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 DEFAULT_PORT = 6379
 
@@ -72,31 +72,33 @@ def parse_url(url: str) -> Address:
     tls_keys = [key for key in query if key in _TLS_KEYS]
     if tls_keys and scheme != "rediss":
         raise ValueError(f"{tls_keys[0]} is only for rediss:// URLs")
-    path = unquote(parts.path)
-    db = query.get("db")
     if scheme == "unix":
-        if not path:
-            raise ValueError("a unix:// URL needs the socket's path")
-        host, port = "localhost", DEFAULT_PORT
+        place = Address(path=_socket_path(parts), db=_db(query.get("db")))
     else:
-        if path.strip("/"):
-            if db is not None:
-                raise ValueError("the database is given twice, in the path and as ?db=")
-            db = path.strip("/")
-        path = ""
-        host = parts.hostname or "localhost"
-        port = parts.port or DEFAULT_PORT  # .port raises ValueError for a bad one
-    number = _db(db)
-    return Address(
-        host=host,
-        port=port,
-        path=path or None,
+        db = _db(_path_db(parts, query.get("db")))
+        place = Address(host=parts.hostname or "localhost", port=parts.port or DEFAULT_PORT, db=db)
+    return replace(
+        place,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
-        db=number,
         client_name=query.get("client_name") or None,
         tls=_tls(query) if scheme == "rediss" else None,
     )
+
+
+def _socket_path(parts: SplitResult) -> str:
+    path = unquote(parts.path)
+    if not path:
+        raise ValueError("a unix:// URL needs the socket's path")
+    return path
+
+
+def _path_db(parts: SplitResult, db: str | None) -> str | None:
+    """The database a ``redis://`` URL names, in its path or as ``?db=`` but not both."""
+    in_path = unquote(parts.path).strip("/")
+    if in_path and db is not None:
+        raise ValueError("the database is given twice, in the path and as ?db=")
+    return in_path or db
 
 
 def _db(raw: str | None) -> int:

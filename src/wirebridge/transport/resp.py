@@ -111,6 +111,16 @@ class _Link(asyncio.Protocol):
             self._watch = self._loop.call_at(deadline, self._check)
         return futures
 
+    async def exchange(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+        """Several commands written at once, their replies in order; the first error reply is
+        raised (the other commands ran all the same)."""
+        futures = self.send(b"".join(pack(command) for command in commands), len(commands))
+        replies = await asyncio.gather(*futures)  # a broken link fails them all: each retrieved
+        for reply in replies:
+            if isinstance(reply, ReplyError):
+                raise reply
+        return replies
+
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
         while True:
@@ -179,7 +189,7 @@ class RespClient:
         link = self._link
         if link is None or link.broken is not None:
             link = await self._connect()
-        (future,) = link.send(pack(args), 1)
+        (future,) = link.send(pack(args), 1)  # not exchange(): one future, no gather
         reply = await future
         if isinstance(reply, ReplyError):
             raise reply
@@ -193,12 +203,7 @@ class RespClient:
         link = self._link
         if link is None or link.broken is not None:
             link = await self._connect()
-        futures = link.send(b"".join(pack(command) for command in commands), len(commands))
-        replies = await asyncio.gather(*futures)  # a broken link fails them all: each retrieved
-        for reply in replies:
-            if isinstance(reply, ReplyError):
-                raise reply
-        return replies
+        return await link.exchange(commands)
 
     async def run(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """``EVALSHA``, and ``EVAL`` (which loads it) if Redis does not have the script."""
@@ -271,12 +276,8 @@ async def _hello(link: _Link, a: Address) -> None:
         commands.append(["SELECT", a.db])
     if a.client_name:
         commands.append(["CLIENT", "SETNAME", a.client_name])
-    if not commands:
-        return
-    futures = link.send(b"".join(pack(c) for c in commands), len(commands))
-    for reply in await asyncio.gather(*futures):
-        if isinstance(reply, ReplyError):
-            raise reply
+    if commands:
+        await link.exchange(commands)
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
