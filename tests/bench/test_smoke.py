@@ -78,6 +78,27 @@ def test_store_puts_runs_both_ways() -> None:
         assert len(table) == 1 + rows, res.stdout  # the header, then one row per run or step
 
 
+def test_redis_client_compares_both_clients() -> None:
+    """``redis_client.py`` measures both clients, alone and 16 at once, on a Redis it starts."""
+    script = str(REPO / "bench" / "redis_client.py")
+    res = subprocess.run(
+        [sys.executable, script, "--commands", "320"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    table = [line for line in res.stdout.splitlines() if line.startswith("| ")]
+    rows = table[1:]  # past the header
+    assert [row.split(" | ")[:2] for row in rows] == [
+        ["| redis-py (a pool of connections)", "1"],
+        ["| wirebridge (transport/resp.py)", "1"],
+        ["| redis-py (a pool of connections)", "16"],
+        ["| wirebridge (transport/resp.py)", "16"],
+    ], res.stdout
+
+
 @pytest.mark.parametrize(
     "options",
     [
