@@ -81,6 +81,38 @@ def _async_client(gw: Gateway) -> openai.AsyncOpenAI:
 # -- (a), (b) two instances, one store ---------------------------------------------------------
 
 
+def test_a_redis_store_that_went_away_is_used_again_once_it_is_back(
+    fake_chat: FakeChat,
+    start_gateway: StartGateway,
+    gateway_config: Callable[..., dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    """The gateway keeps one connection to Redis: when Redis restarts, the requests in between
+    get a 503 in OpenAI's envelope, and the first command after it is back connects again."""
+    url, stop = start_redis(tmp_path / "first")
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    cfg = gateway_config(secret_key=SECRET)
+    cfg["store"] = {"backend": "redis", "url": url}
+    gw = start_gateway(cfg)
+    fake_chat.script(*[Reply.text("Hello.")] * 3)
+    with _client(gw) as c:
+        before = c.responses.create(model=MODEL, input="Hi")
+        assert c.responses.retrieve(before.id).output_text == "Hello."
+        stop()
+        with pytest.raises(openai.APIStatusError) as away:
+            c.responses.create(model=MODEL, input="Hi again")
+        assert away.value.status_code == 503
+        assert "response store is unavailable" in away.value.message
+        _, stop_again = start_redis(tmp_path / "again", port=port)
+        try:
+            after = c.responses.create(model=MODEL, input="Hi once more")
+            assert c.responses.retrieve(after.id).output_text == "Hello."
+            with pytest.raises(openai.NotFoundError):  # a Redis without persistence forgot it
+                c.responses.retrieve(before.id)
+        finally:
+            stop_again()
+
+
 @pytest.mark.parametrize("shared_store", ["postgres", "redis"], indirect=True)
 def test_two_instances_share_responses(
     fake_chat: FakeChat,

@@ -104,7 +104,7 @@ async def test_counting(storage: str, request: pytest.FixtureRequest) -> None:
         await limiter.close()
 
 
-async def test_a_redis_gone_away_lets_requests_through(
+async def test_a_redis_gone_away_lets_requests_through_and_counts_again_once_back(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     url, stop = start_redis(tmp_path)
@@ -122,6 +122,15 @@ async def test_a_redis_gone_away_lets_requests_through(
         assert time.monotonic() - started < 5
         assert "rate limit storage failed, request let through" in caplog.text
         assert "5 tokens not counted" in caplog.text
+        # Back (empty, on the same port): the next admission connects again and counts.
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        _, stop_again = start_redis(tmp_path / "again", port=port)
+        try:
+            assert (await limiter.admit(checks))["x-ratelimit-remaining-requests"] == "0"
+            with pytest.raises(RateLimited):
+                await limiter.admit(checks)
+        finally:
+            stop_again()
     finally:
         stop()
         await limiter.close()

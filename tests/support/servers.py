@@ -188,10 +188,11 @@ def _redis_answers(port: int) -> bool:
 
 
 def start_redis(
-    tmpdir: Path, *, durable: bool = False, extra: Sequence[str] = ()
+    tmpdir: Path, *, durable: bool = False, extra: Sequence[str] = (), port: int | None = None
 ) -> tuple[str, Callable[[], None]]:
     """A redis-server with no persistence (``durable``: an append-only file fsynced every
-    second), and ``extra`` options (a Unix socket, a TLS port); the URL names database 0."""
+    second), and ``extra`` options (a Unix socket, a TLS port), on ``port`` (a server started
+    again where one was) or a free one; the URL names database 0."""
     binary = shutil.which("redis-server") or next(
         (p for p in ("/usr/bin/redis-server", "/usr/sbin/redis-server") if os.path.exists(p)),
         None,
@@ -203,8 +204,9 @@ def start_redis(
         )
     tmpdir.mkdir(parents=True, exist_ok=True)
     log = tmpdir / "redis.log"
+    wanted = port
     for _ in range(3):
-        port = _free_port()
+        port = wanted or _free_port()
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 [
