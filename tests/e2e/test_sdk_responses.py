@@ -421,6 +421,25 @@ def test_unsupported_tool_type_is_400(fake_chat: FakeChat, gateway: Gateway) -> 
     assert fake_chat.chat_requests == []
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("conversation", "conv_1"), ("prompt", {"id": "pmpt_1", "variables": {"city": "Paris"}})],
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_stored_object_is_400_not_dropped(
+    fake_chat: FakeChat, openai_client: openai.OpenAI, field: str, value: Any, stream: bool
+) -> None:
+    """A chat upstream would answer without the conversation's items or the prompt's text."""
+    with pytest.raises(openai.BadRequestError) as info:
+        openai_client.responses.create(model=MODEL, input="hi", stream=stream, **{field: value})
+    assert info.value.status_code == 400
+    body = info.value.body
+    assert isinstance(body, dict) and body["param"] == field, body
+    assert body["code"] == "unsupported_feature"
+    assert "Chat Completions" in body["message"]
+    assert fake_chat.chat_requests == []
+
+
 def test_web_search_tool_is_dropped(fake_chat: FakeChat, openai_client: openai.OpenAI) -> None:
     fake_chat.script(Reply.text("no search needed"))
     resp, _ = create(

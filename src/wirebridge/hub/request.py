@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from wirebridge.errors import Untranslatable
 from wirebridge.hub.tools import ToolSet
 
 Item = dict[str, Any]
@@ -62,3 +63,26 @@ class HubRequest:
         t = self.text
         fmt = t.get("format") if isinstance(t, dict) else None
         return fmt if isinstance(fmt, dict) else None
+
+
+# Responses fields that name an object OpenAI keeps (a conversation's items, a prompt template):
+# only a Responses upstream can resolve them, and another one would answer without their content.
+_OPENAI_OBJECTS = {
+    "conversation": "a conversation stored by OpenAI; send its items in 'input', or continue "
+    "a stored response with 'previous_response_id'",
+    "prompt": "a prompt template stored by OpenAI; send its text in 'instructions' and 'input'",
+}
+
+
+def refuse_openai_objects(req: HubRequest, upstream: str) -> None:
+    """``Untranslatable`` for a Responses client's field that only OpenAI can resolve, when the
+    upstream speaks ``upstream`` (a protocol's name, for the message)."""
+    if req.source != "responses":
+        return
+    for name, what in _OPENAI_OBJECTS.items():
+        if req.extra.get(name) is not None:
+            raise Untranslatable(
+                f"'{name}' names {what}. This model's upstream speaks {upstream}, which cannot "
+                "use it.",
+                param=name,
+            )

@@ -999,6 +999,18 @@ ERRORS = [
     ),
     pytest.param(Bad(b"[1, 2]", MalformedJSON, None, "object"), id="body_not_an_object"),
     pytest.param(
+        Bad({"input": "x", "conversation": "conv_1"}, Untranslatable, "conversation", "OpenAI"),
+        id="conversation_refused_not_dropped",
+    ),
+    pytest.param(
+        Bad({"input": "x", "conversation": {"id": "conv_1"}}, Untranslatable, "conversation"),
+        id="conversation_object_refused",
+    ),
+    pytest.param(
+        Bad({"input": "x", "prompt": {"id": "pmpt_1"}}, Untranslatable, "prompt", "template"),
+        id="prompt_template_refused_not_dropped",
+    ),
+    pytest.param(
         Bad(
             {"input": [U, {"type": "mcp_approval_request", "id": "x"}]},
             Untranslatable,

@@ -1055,6 +1055,14 @@ ERRORS = [
         ),
         "image_in_a_system_message",
     ),
+    P(
+        Bad({"input": "x", "conversation": "conv_1"}, Untranslatable, "conversation", "OpenAI"),
+        "conversation_refused_not_dropped",
+    ),
+    P(
+        Bad({"input": "x", "prompt": {"id": "pmpt_1"}}, Untranslatable, "prompt", "template"),
+        "prompt_template_refused_not_dropped",
+    ),
 ]
 
 

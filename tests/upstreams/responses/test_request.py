@@ -48,6 +48,12 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, ...]]] = [
         (),
     ),
     (
+        "OpenAI's conversations and prompt templates go on to OpenAI",
+        {"input": "hi", "conversation": "conv_1", "prompt": {"id": "pmpt_1"}},
+        {"conversation": "conv_1", "prompt": {"id": "pmpt_1"}},
+        (),
+    ),
+    (
         "known fields as given",
         {
             "input": "hi",

@@ -14,7 +14,7 @@ import orjson
 
 from wirebridge.errors import Untranslatable
 from wirebridge.hub.compaction import summary_text
-from wirebridge.hub.request import HubRequest, Item
+from wirebridge.hub.request import HubRequest, Item, refuse_openai_objects
 from wirebridge.hub.seal import ProviderData
 from wirebridge.hub.tools import HubTool, ToolSet, wire_name
 from wirebridge.providers.profiles import Profile
@@ -24,6 +24,7 @@ Body = dict[str, Any]
 
 
 def encode_request(req: HubRequest, upstream_model: str, profile: Profile, stream: bool) -> Body:
+    refuse_openai_objects(req, "Chat Completions")
     body: Body = {"model": upstream_model, "messages": encode_messages(req, profile)}
     if stream:
         body["stream"] = True

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from wirebridge.errors import Untranslatable
-from wirebridge.hub.request import HubRequest
+from wirebridge.hub.request import HubRequest, refuse_openai_objects
 from wirebridge.hub.tools import HubTool, ToolSet, wire_name
 from wirebridge.upstreams.chat.request import encode_tool as chat_tool
 from wirebridge.upstreams.messages import DEFAULT_SETTINGS, AnthropicSettings
@@ -100,6 +100,7 @@ def _tools_of_history(body: Body, messages: list[Message]) -> None:
 
 
 def _refuse_untranslatable(req: HubRequest) -> None:
+    refuse_openai_objects(req, "Anthropic Messages")
     if req.top_logprobs or (req.source == "chat" and req.top_logprobs is not None):
         raise Untranslatable(
             "Log probabilities are not available from an Anthropic upstream.",
