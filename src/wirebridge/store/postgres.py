@@ -65,6 +65,14 @@ ON CONFLICT (response_id, position) DO UPDATE SET item_id = excluded.item_id, it
 """
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A connection goes back to the pool as it is. asyncpg's default reset is a round trip
+    (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) after every query made
+    through the pool, for session state the store never creates: it takes no session-level
+    locks (the migration lock ends with its transaction), sets nothing, listens to nothing and
+    opens no cursor outside a transaction. An open transaction is still rolled back first."""
+
+
 class PostgresStore:
     """Open with ``await PostgresStore.open(dsn)``; ``close()`` when done."""
 
@@ -83,6 +91,7 @@ class PostgresStore:
                 max_size=max_size,
                 timeout=CONNECT_TIMEOUT,
                 command_timeout=COMMAND_TIMEOUT,
+                reset=_keep_session,
             )
         store = cls(pool, dsn)
         try:
