@@ -182,3 +182,15 @@ def test_input_tokens_unversioned_path_and_bad_body(gateway: Gateway) -> None:
     assert resp.json() == {"object": "response.input_tokens", "input_tokens": 3 + 3 + 1 + 1}
     bad = _post(gateway, "/v1/responses/input_tokens", {"model": MODEL, "input": 5})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "input"
+
+
+def test_input_tokens_refuses_what_only_openai_can_read(openai_client: openai.OpenAI) -> None:
+    # Counted without the conversation's items or the prompt's text, the answer would be low.
+    count = openai_client.responses.input_tokens.count
+    with pytest.raises(openai.BadRequestError) as info:
+        count(model=MODEL, input="z", conversation="conv_1")
+    assert info.value.code == "unsupported_feature"
+    assert isinstance(info.value.body, dict) and info.value.body["param"] == "conversation"
+    with pytest.raises(openai.BadRequestError) as info:
+        count(model=MODEL, input="z", extra_body={"prompt": {"id": "pmpt_1"}})
+    assert isinstance(info.value.body, dict) and info.value.body["param"] == "prompt"

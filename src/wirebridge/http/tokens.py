@@ -2,7 +2,8 @@
 
 Counted locally (``engine/tokens.py``): exactly with OpenAI's BPE for OpenAI model families, an
 estimate for every other model. ``previous_response_id`` history is included, as the upstream
-would receive it. ``model`` may be omitted (OpenAI's ``o200k_base`` is then used).
+would receive it. ``model`` may be omitted (OpenAI's ``o200k_base`` is then used). A
+``conversation`` or ``prompt`` (objects only OpenAI can read) is a 400, not a count without them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from wirebridge.http.body import read_body
 from wirebridge.http.keys import GATEWAY
 from wirebridge.http.owner import owner_of
 from wirebridge.http.wire import json_response
+from wirebridge.hub.request import refuse_openai_objects
 
 DEFAULT_MODEL = "gpt-5"  # when the body names none: OpenAI's current tokenizer (o200k_base)
 
@@ -28,6 +30,7 @@ async def input_tokens(request: web.Request) -> web.Response:
     if body.get("model") is None:
         body["model"] = DEFAULT_MODEL
     req = decode_request(body, gw.sealer, server.drop_tool_types, [])
+    refuse_openai_objects(req, "The gateway counts input tokens itself and cannot read it.")
     await gw.state.expand(req, owner_of(request))
     upstream_model, family = req.model, None
     try:

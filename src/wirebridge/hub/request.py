@@ -74,15 +74,11 @@ _OPENAI_OBJECTS = {
 }
 
 
-def refuse_openai_objects(req: HubRequest, upstream: str) -> None:
-    """``Untranslatable`` for a Responses client's field that only OpenAI can resolve, when the
-    upstream speaks ``upstream`` (a protocol's name, for the message)."""
+def refuse_openai_objects(req: HubRequest, why: str) -> None:
+    """``Untranslatable`` for a Responses client's field that only OpenAI can resolve; ``why``
+    ends the message (who would have to read it and cannot)."""
     if req.source != "responses":
         return
     for name, what in _OPENAI_OBJECTS.items():
         if req.extra.get(name) is not None:
-            raise Untranslatable(
-                f"'{name}' names {what}. This model's upstream speaks {upstream}, which cannot "
-                "use it.",
-                param=name,
-            )
+            raise Untranslatable(f"'{name}' names {what}. {why}", param=name)

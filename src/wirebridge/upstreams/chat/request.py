@@ -24,7 +24,7 @@ Body = dict[str, Any]
 
 
 def encode_request(req: HubRequest, upstream_model: str, profile: Profile, stream: bool) -> Body:
-    refuse_openai_objects(req, "Chat Completions")
+    refuse_openai_objects(req, "This model's upstream speaks Chat Completions and cannot use it.")
     body: Body = {"model": upstream_model, "messages": encode_messages(req, profile)}
     if stream:
         body["stream"] = True

@@ -100,7 +100,7 @@ def _tools_of_history(body: Body, messages: list[Message]) -> None:
 
 
 def _refuse_untranslatable(req: HubRequest) -> None:
-    refuse_openai_objects(req, "Anthropic Messages")
+    refuse_openai_objects(req, "This model's upstream speaks Anthropic Messages and cannot use it.")
     if req.top_logprobs or (req.source == "chat" and req.top_logprobs is not None):
         raise Untranslatable(
             "Log probabilities are not available from an Anthropic upstream.",
