@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 MODEL = "bench-model"  # served by the fast mock
@@ -69,6 +70,24 @@ def _messages(stream: bool) -> dict[str, Any]:
     return body
 
 
+def _codex(stream: bool) -> dict[str, Any]:
+    """A real Codex CLI turn (``bodies/codex-turn.json``): 39 KB of instructions, ten tools (a
+    custom one and two hosted ones among them) and a history with reasoning and a tool call."""
+    body = json.loads((_BODIES / "codex-turn.json").read_text())
+    return {**body, "model": MODEL, "stream": stream, "store": False}
+
+
+def _codex_chat(stream: bool) -> dict[str, Any]:
+    """What the gateway sent the mock for that turn (``bodies/codex-turn.chat.json``): the
+    direct twin, so that the mock alone parses a body of the same size."""
+    body = json.loads((_BODIES / "codex-turn.chat.json").read_text())
+    if not stream:
+        body.pop("stream", None)
+        body.pop("stream_options", None)
+    return {**body, "model": MODEL}
+
+
+_BODIES = Path(__file__).resolve().parent / "bodies"
 _ANTHROPIC = (("anthropic-version", "2023-06-01"),)
 
 SCENARIOS: dict[str, Scenario] = {
@@ -85,10 +104,20 @@ SCENARIOS: dict[str, Scenario] = {
                  "chat-json", _ANTHROPIC),
         Scenario("messages-sse", "/v1/messages", _messages(True), True, "message_stop",
                  "chat-sse", _ANTHROPIC),
+        Scenario("codex-json", "/v1/responses", _codex(False), False, '"completed"',
+                 "codex-chat-json"),
+        Scenario("codex-sse", "/v1/responses", _codex(True), True, "response.completed",
+                 "codex-chat-sse"),
+        # the twins of the Codex turn, only ever sent to the mock itself
+        Scenario("codex-chat-json", "/v1/chat/completions", _codex_chat(False), False,
+                 '"finish_reason"', None),
+        Scenario("codex-chat-sse", "/v1/chat/completions", _codex_chat(True), True, "[DONE]",
+                 None),
     )
 }  # fmt: skip
 
-DEFAULT_SCENARIOS = list(SCENARIOS)
+TWINS_ONLY = {"codex-chat-json", "codex-chat-sse"}
+DEFAULT_SCENARIOS = [name for name in SCENARIOS if name not in TWINS_ONLY]
 QUICK_SCENARIOS = ["responses-json", "responses-sse"]
 # extra scenarios, by name, for --scenarios
 EXTRAS = ["features", "shared", "slow-streams", "workers2", "profile"]
