@@ -510,13 +510,14 @@ def _fds(pid: int) -> int:
 
 
 def profile(ctx: Ctx, svc: Service, url: str) -> None:
-    """py-spy on the gateway while loadgen drives responses-json and -sse at c=16."""
+    """py-spy on the gateway while loadgen drives responses-json and -sse at c=16, and the
+    Codex CLI turn streamed (where a large request's costs show)."""
     if pyspy.py_spy() is None:
         ctx.note("py-spy not found: no profile")
         return
     prof = ctx.raw / "profiles"
     prof.mkdir(exist_ok=True)
-    for name in ("responses-json", "responses-sse"):
+    for name in ("responses-json", "responses-sse", "codex-sse"):
         scen = SCENARIOS[name]
         body = ctx.raw / "bodies" / f"{name}.json"
         body.parent.mkdir(exist_ok=True)
