@@ -5,7 +5,7 @@
                        [--a-rate-limits memory|redis] [--b-rate-limits memory|redis]
                        [--a-managed-key] [--b-managed-key]
                        [--store sqlite|redis|postgres]
-                       [--slices N] [--slice SECONDS] [--concurrency C]
+                       [--slices N] [--slice SECONDS] [--concurrency C] [--scenario NAME]
 
 On this VM the speed of the same code moves by 10 to 15 % from one run to the next, so two
 configurations run one after the other cannot be told apart below that. Here both gateways are
@@ -15,7 +15,8 @@ throughputs comes out within a few percent (A against A: 0.999, 1.004 and 1.044)
 
 Each side is the gateway of ``--X-src`` (a checkout's ``src`` folder, for before and after a
 change; default: the installed one), with ``--X-env`` in its environment, serving the bench's
-``responses-json`` request at c=16 over the fast mock. ``--X-features`` configures it as the
+``responses-json`` request (or ``--scenario``'s: ``codex-json`` for a Codex CLI turn) at c=16
+over the fast mock. ``--X-features`` configures it as the
 features scenario does (client keys and the SQLite store; ``--store redis`` or ``postgres``
 puts both sides' stores in one server the tool starts beside the mock, durable as such servers
 are usually run: Redis appending every write to a file fsynced each second, PostgreSQL with
@@ -41,13 +42,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import Service, free_port, pinned, proc_cpu
-from scenarios import BENCH_KEY, SCENARIOS, wirebridge_config
+from scenarios import BENCH_KEY, DEFAULT_SCENARIOS, SCENARIOS, Scenario, wirebridge_config
 from servers import start_store
 
 BENCH = Path(__file__).resolve().parent
 
 STORES = ("sqlite", "redis", "postgres")
-SCENARIO = SCENARIOS["responses-json"]
 WARMUP = 0.3  # seconds of each slice not counted: connections opened, loops warm
 
 
@@ -60,6 +60,7 @@ class Side:
     store_body: bool
     rate_limits: str | None
     managed_key: bool
+    scenario: Scenario
     key: str = BENCH_KEY  # what the load generator sends
     svc: Service | None = None
     url: str = ""
@@ -84,6 +85,7 @@ def _side(args: argparse.Namespace, name: str) -> Side:
         getattr(args, f"{name}_store_body"),
         getattr(args, f"{name}_rate_limits"),
         getattr(args, f"{name}_managed_key"),
+        SCENARIOS[args.scenario],
     )
 
 
@@ -112,7 +114,10 @@ def start(side: Side, tmp: Path, mock_port: int, cpus: str | None, servers: dict
         )
     )
     side.body = tmp / f"{side.name}.json"
-    side.body.write_bytes(SCENARIO.body_bytes(store=side.store_body))
+    responses = side.scenario.path == "/v1/responses"  # the only door with a ``store`` field
+    side.body.write_bytes(
+        side.scenario.body_bytes(**({"store": side.store_body} if responses else {}))
+    )
     env = {**os.environ, "WIREBRIDGE_HOME": str(home), **side.env}
     if side.src:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [side.src, env.get("PYTHONPATH")]))
@@ -121,7 +126,7 @@ def start(side: Side, tmp: Path, mock_port: int, cpus: str | None, servers: dict
     cmd = [sys.executable, "-m", "wirebridge", "serve", "--config", str(cfg)]
     side.svc = Service(f"gateway-{side.name}", pinned(cmd, cpus), tmp / f"{side.name}.log", env)
     side.svc.start().wait_ready(f"http://127.0.0.1:{port}/health")
-    side.url = f"http://127.0.0.1:{port}{SCENARIO.path}"
+    side.url = f"http://127.0.0.1:{port}{side.scenario.path}"
 
 
 def _create_key(cfg: Path, env: dict[str, str]) -> str:
@@ -138,8 +143,11 @@ def drive(side: Side, seconds: float, conc: int, cpus: str | None) -> None:
     """One slice: load on this side alone; its requests, window and CPU added to its totals."""
     assert side.svc is not None
     cmd = [sys.executable, str(BENCH / "loadgen.py"), "--url", side.url]
-    cmd += ["--body-file", str(side.body), "--concurrency", str(conc), "--marker", SCENARIO.marker]
-    cmd += ["--duration", str(seconds), "--warmup", str(WARMUP)]
+    cmd += ["--body-file", str(side.body), "--concurrency", str(conc)]
+    cmd += ["--marker", side.scenario.marker, "--duration", str(seconds), "--warmup", str(WARMUP)]
+    cmd += ["--stream"] if side.scenario.stream else []
+    for name, value in side.scenario.headers:
+        cmd += ["--header", f"{name}: {value}"]
     if side.features:
         cmd += ["--header", f"Authorization: Bearer {side.key}"]
     cpu0 = proc_cpu(side.svc.pid)
@@ -184,6 +192,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--slices", type=int, default=12, help="slices per side (even: A B B A …)")
     ap.add_argument("--slice", type=float, default=2.0, help="seconds of load per slice")
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--scenario", choices=DEFAULT_SCENARIOS, default="responses-json")
     ap.add_argument("--no-pin", action="store_true", help="do not taskset the processes")
     args = ap.parse_args(argv)
     for side in ("a", "b"):

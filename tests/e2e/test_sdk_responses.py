@@ -689,6 +689,30 @@ def test_wrong_field_type_is_400(
     assert fake_chat.chat_requests == []
 
 
+def test_chunked_body_is_read_whole_and_capped(
+    fake_chat: FakeChat, start_gateway, gateway_config
+) -> None:
+    """A body of no stated length (chunked) is read piece by piece: joined whole below the cap,
+    refused with 413 once it passes it."""
+    small = start_gateway(gateway_config(max_body_bytes=4000))
+    headers = {"Authorization": "Bearer sk-client", "Content-Type": "application/json"}
+
+    def chunked(body: dict[str, Any]) -> httpx2.Response:
+        data = json.dumps(body).encode()
+        pieces = (data[i : i + 100] for i in range(0, len(data), 100))  # one write each
+        return httpx2.post(small.url("/v1/responses"), content=pieces, headers=headers, timeout=30)
+
+    fake_chat.script(Reply.text("whole"))
+    text = "abc " * 800  # 3,200 bytes: 33 pieces
+    ok = chunked({"model": MODEL, "input": text})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["output"][0]["content"][0]["text"] == "whole"
+    assert fake_chat.chat_requests[-1].body["messages"][-1]["content"] == text
+    calls = len(fake_chat.chat_requests)
+    envelope(chunked({"model": MODEL, "input": "x" * 5000}), 413)
+    assert len(fake_chat.chat_requests) == calls
+
+
 def test_body_over_cap_is_413(fake_chat: FakeChat, start_gateway, gateway_config) -> None:
     small = start_gateway(gateway_config(max_body_bytes=1000))
     envelope(post(small, "/v1/responses", {"model": MODEL, "input": "x" * 5000}), 413)

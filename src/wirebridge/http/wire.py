@@ -14,8 +14,19 @@ def json_response(
     obj: object, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
     return web.Response(
-        body=orjson.dumps(obj), status=status, headers=headers, content_type="application/json"
+        body=exact(orjson.dumps(obj)),
+        status=status,
+        headers=headers,
+        content_type="application/json",
     )
+
+
+def exact(encoded: bytes) -> bytes:
+    """A copy of orjson's output in a buffer of its own length, for bytes that stay alive a
+    while (until the client has read them). orjson reserves room generously and never gives it
+    back: a 10 KB Response came in a 32 KB allocation, a 36 KB request in a 140 KB one, and 64
+    of those in flight cost tens of megabytes. The copy costs well under a microsecond."""
+    return b"".join((encoded, b""))
 
 
 def error_response(err: GatewayError, path: str = "") -> web.Response:

@@ -110,7 +110,11 @@ class HttpClient:
         """Send the request and wait for the answer's status and headers; its body is read
         from the ``Response``. Raises ``ConnectionBroken`` or a ``TimeoutError``."""
         where = target(url, proxy)
-        head = _head(where, headers, len(body))
+        # One exact-size message, kept for a second attempt: ``body`` is usually orjson's
+        # output, whose buffer is several times its length (orjson never shrinks it), and it
+        # would otherwise stay allocated for the whole upstream call.
+        message = _head(where, headers, len(body)) + body
+        del body
         loop = asyncio.get_running_loop()
         deadline = loop.time() + total_timeout if total_timeout is not None else None
         for attempt in range(2):
@@ -120,7 +124,7 @@ class HttpClient:
             if conn is None:
                 conn = await self._connect(where, loop, connect_timeout, deadline)
             resp = Response(conn, read_timeout, deadline)
-            conn.send(head, body, resp)
+            conn.send(message, resp)
             try:
                 await resp.started()
             except ConnectionBroken:

@@ -118,12 +118,10 @@ class Connection(asyncio.Protocol):
 
     # -- used by the client and the response ---------------------------------------------------
 
-    def send(self, head: bytes, body: bytes, resp: Response) -> None:
+    def send(self, message: bytes, resp: Response) -> None:
         assert self.transport is not None and self._resp is None
         self._resp = resp
-        self.transport.write(head + body if len(body) < 65536 else head)
-        if len(body) >= 65536:
-            self.transport.write(body)  # a large body is not copied into the head
+        self.transport.write(message)
 
     def reader_caught_up(self) -> None:
         if self._paused:
