@@ -108,6 +108,12 @@ async def with_pings(
                 batch = finished.result()
             except StopAsyncIteration:
                 return
+            finally:
+                # result() raises the end of the stream through this frame, so the exception's
+                # traceback holds the frame; without these the frame would hold the task and the
+                # task the exception: a cycle that kept the whole request (its parsed body, the
+                # turn) alive until the collector ran, a megabyte per Claude Code turn.
+                del done, finished
             yield batch
     finally:
         if pending is not None:
