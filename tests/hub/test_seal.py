@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 
 import pytest
 
@@ -66,3 +68,23 @@ def test_key_file_created_once_with_private_mode(tmp_path) -> None:  # type: ign
     assert len(key) == 32
     assert path.stat().st_mode & 0o777 == 0o600
     assert load_or_create_key(path) == key
+
+
+_FOOTPRINT = """
+import sys
+from wirebridge.hub.seal import ProviderData, Sealer
+sealer = Sealer.from_secret("s" * 40)
+assert sealer.open("not ours") is None
+print("before", "cryptography" in sys.modules)
+sealer.open(sealer.seal(ProviderData("deepseek", {"reasoning_content": "x"})))
+print("after", "cryptography" in sys.modules)
+"""
+
+
+def test_cryptography_is_loaded_only_to_seal_or_open() -> None:
+    # a worker pays 7 MB of resident memory for it, and most never seal anything
+    probe = f"import wirebridge.http.app, wirebridge.cli.serve\n{_FOOTPRINT}"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["before", "False", "after", "True"]

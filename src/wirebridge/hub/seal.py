@@ -13,11 +13,12 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _PREFIX = "wb1."
 _AAD = b"wirebridge-seal-v1"
@@ -35,7 +36,17 @@ class Sealer:
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
             raise ValueError("seal key must be 32 bytes")
-        self._aead = AESGCM(key)
+        self._key = key
+        self._aead: AESGCM | None = None
+
+    def _cipher(self) -> AESGCM:
+        # cryptography is loaded on first use: it costs a worker 7 MB of resident memory, and a
+        # gateway whose upstreams send no reasoning to carry over never seals anything.
+        if self._aead is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._aead = AESGCM(self._key)
+        return self._aead
 
     @classmethod
     def from_secret(cls, secret: str) -> Sealer:
@@ -44,16 +55,19 @@ class Sealer:
     def seal(self, pd: ProviderData) -> str:
         nonce = os.urandom(12)
         plain = orjson.dumps({"f": pd.family, "d": pd.data})
-        blob = nonce + self._aead.encrypt(nonce, plain, _AAD)
+        blob = nonce + self._cipher().encrypt(nonce, plain, _AAD)
         return _PREFIX + base64.urlsafe_b64encode(blob).decode("ascii")
 
     def open(self, token: object) -> ProviderData | None:
         """The data inside ``token``, or None if the gateway did not seal it (never raises)."""
         if not isinstance(token, str) or not token.startswith(_PREFIX):
             return None
+        aead = self._cipher()
+        from cryptography.exceptions import InvalidTag  # loaded with the cipher
+
         try:
             blob = base64.urlsafe_b64decode(token[len(_PREFIX) :])
-            plain = self._aead.decrypt(blob[:12], blob[12:], _AAD)
+            plain = aead.decrypt(blob[:12], blob[12:], _AAD)
             obj = orjson.loads(plain)
             return ProviderData(family=obj["f"], data=obj["d"])
         except (ValueError, InvalidTag, KeyError, TypeError):
