@@ -517,7 +517,7 @@ def profile(ctx: Ctx, svc: Service, url: str) -> None:
         return
     prof = ctx.raw / "profiles"
     prof.mkdir(exist_ok=True)
-    for name in ("responses-json", "responses-sse", "codex-sse"):
+    for name in ("responses-json", "responses-sse", "codex-sse", "claude-sse"):
         scen = SCENARIOS[name]
         body = ctx.raw / "bodies" / f"{name}.json"
         body.parent.mkdir(exist_ok=True)

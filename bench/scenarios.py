@@ -87,8 +87,36 @@ def _codex_chat(stream: bool) -> dict[str, Any]:
     return {**body, "model": MODEL}
 
 
+def _claude(stream: bool) -> dict[str, Any]:
+    """A real Claude Code turn (``bodies/claude-turn.json``): 64 KB of tool definitions (24
+    tools), a system prompt in blocks with cache marks, and a history with a thinking block, a
+    tool call and its result."""
+    body = json.loads((_BODIES / "claude-turn.json").read_text())
+    return {**body, "model": MODEL, "stream": stream}
+
+
+def _claude_chat(stream: bool) -> dict[str, Any]:
+    """What the gateway sent the mock for that turn (``bodies/claude-turn.chat.json``)."""
+    body = json.loads((_BODIES / "claude-turn.chat.json").read_text())
+    if not stream:
+        body.pop("stream", None)
+        body.pop("stream_options", None)
+    return {**body, "model": MODEL}
+
+
 _BODIES = Path(__file__).resolve().parent / "bodies"
 _ANTHROPIC = (("anthropic-version", "2023-06-01"),)
+# Claude Code's own headers for that turn (the betas it asks for), as it sent them.
+_CLAUDE_CODE = (
+    *_ANTHROPIC,
+    (
+        "anthropic-beta",
+        "claude-code-20250219,context-1m-2025-08-07,interleaved-thinking-2025-05-14,"
+        "thinking-token-count-2026-05-13,context-management-2025-06-27,"
+        "prompt-caching-scope-2026-01-05,mid-conversation-system-2026-04-07,effort-2025-11-24",
+    ),
+    ("x-app", "cli"),
+)
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -108,15 +136,23 @@ SCENARIOS: dict[str, Scenario] = {
                  "codex-chat-json"),
         Scenario("codex-sse", "/v1/responses", _codex(True), True, "response.completed",
                  "codex-chat-sse"),
-        # the twins of the Codex turn, only ever sent to the mock itself
+        Scenario("claude-json", "/v1/messages", _claude(False), False, '"stop_reason"',
+                 "claude-chat-json", _CLAUDE_CODE),
+        Scenario("claude-sse", "/v1/messages", _claude(True), True, "message_stop",
+                 "claude-chat-sse", _CLAUDE_CODE),
+        # the twins of the recorded turns, only ever sent to the mock itself
         Scenario("codex-chat-json", "/v1/chat/completions", _codex_chat(False), False,
                  '"finish_reason"', None),
         Scenario("codex-chat-sse", "/v1/chat/completions", _codex_chat(True), True, "[DONE]",
                  None),
+        Scenario("claude-chat-json", "/v1/chat/completions", _claude_chat(False), False,
+                 '"finish_reason"', None),
+        Scenario("claude-chat-sse", "/v1/chat/completions", _claude_chat(True), True, "[DONE]",
+                 None),
     )
 }  # fmt: skip
 
-TWINS_ONLY = {"codex-chat-json", "codex-chat-sse"}
+TWINS_ONLY = {"codex-chat-json", "codex-chat-sse", "claude-chat-json", "claude-chat-sse"}
 DEFAULT_SCENARIOS = [name for name in SCENARIOS if name not in TWINS_ONLY]
 QUICK_SCENARIOS = ["responses-json", "responses-sse"]
 # extra scenarios, by name, for --scenarios

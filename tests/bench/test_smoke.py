@@ -42,24 +42,32 @@ def test_quick_run_writes_the_report(tmp_path: Path) -> None:
     assert (out / reports[0].stem / "results.json").is_file()
 
 
-def test_a_real_codex_turn_goes_through_without_errors(tmp_path: Path) -> None:
-    """``codex-json`` and ``codex-sse`` send a request Codex CLI made (``bench/bodies``): the
-    gateway must answer every one of them, and the mock its Chat Completions twin, or their
-    rows would measure error answers."""
+@pytest.mark.parametrize(
+    ("client", "heading"),
+    [
+        ("codex", "### `codex-sse` - `POST /v1/responses` (SSE)"),
+        ("claude", "### `claude-sse` - `POST /v1/messages` (SSE)"),
+    ],
+)
+def test_a_real_client_turn_goes_through_without_errors(
+    tmp_path: Path, client: str, heading: str
+) -> None:
+    """``codex-*`` and ``claude-*`` send a request Codex CLI or Claude Code made
+    (``bench/bodies``): the gateway must answer every one of them, and the mock its Chat
+    Completions twin, or their rows would measure error answers."""
     out = tmp_path / "results"
     cmd = [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--duration", "0.5"]
-    cmd += ["--scenarios", "codex-json", "codex-sse", "--out", str(out)]
+    cmd += ["--scenarios", f"{client}-json", f"{client}-sse", "--out", str(out)]
     res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, f"stdout:\n{res.stdout[-3000:]}\nstderr:\n{res.stderr[-3000:]}"
     (raw,) = [p for p in out.iterdir() if p.is_dir()]
     records = json.loads((raw / "results.json").read_text())["records"]
     ran = {(r["system"], r["scenario"]) for r in records if r["requests"] > 0 and not r["errors"]}
-    for scenario, twin in (("codex-json", "codex-chat-json"), ("codex-sse", "codex-chat-sse")):
-        assert ("wirebridge", scenario) in ran, records
-        assert ("mock (direct)", twin) in ran, records
+    for kind in ("json", "sse"):
+        assert ("wirebridge", f"{client}-{kind}") in ran, records
+        assert ("mock (direct)", f"{client}-chat-{kind}") in ran, records
     assert all(not r["errors"] for r in records), [r["error_samples"] for r in records]
-    text = (out / "latest.md").read_text()
-    assert "### `codex-sse` - `POST /v1/responses` (SSE)" in text
+    assert heading in (out / "latest.md").read_text()
 
 
 def test_the_shared_phase_pairs_each_variant_with_the_bare_gateway(tmp_path: Path) -> None:
