@@ -2,22 +2,25 @@
 
 Whatever a finished request held must be freed by reference counting as it ends. Objects left in
 a cycle wait for the collector, which ``serve`` runs rarely (``observe/memory.py``): with a
-Claude Code turn in each, 64 streams once held 160 MB that way. Every front door is driven here,
-JSON and SSE, with the collector off, and what a collection then finds must hold nothing of
-the gateway's.
+Claude Code turn in each, 64 streams once held 160 MB that way. Every front door (the WebSocket
+one too) is driven here over every kind of upstream, JSON and SSE, with the collector off, and
+what a collection then finds must hold nothing of the gateway's.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 import wirebridge
-from tests.support.fake_chat import FakeChat, Reply
-from tests.support.gateway import default_config
+from tests.support import fake_anthropic, fake_chat, fake_responses
+from tests.support.loopback import LoopbackServer
 from wirebridge.config.errors import Where
 from wirebridge.config.load import config_from_tree
 from wirebridge.http.app import create_app
@@ -25,7 +28,7 @@ from wirebridge.http.app import create_app
 _OURS = str(Path(wirebridge.__file__).parent)
 _TOOL = {"name": "get_weather", "description": "Weather.", "parameters": {"type": "object"}}
 
-# (path, body) for each front door, each sent as JSON and as a stream
+# (path, body) for each HTTP front door, each sent as JSON and as a stream
 _DOORS: list[tuple[str, dict[str, Any]]] = [
     (
         "/v1/messages",
@@ -35,21 +38,16 @@ _DOORS: list[tuple[str, dict[str, Any]]] = [
             "messages": [{"role": "user", "content": "hi"}],
             "tools": [
                 {
-                    "name": _TOOL["name"],
-                    "description": _TOOL["description"],
-                    "input_schema": _TOOL["parameters"],
+                    "name": "get_weather",
+                    "description": "Weather.",
+                    "input_schema": {"type": "object"},
                 }
             ],
         },
     ),
     (
         "/v1/responses",
-        {
-            "model": "fake-model",
-            "input": "hi",
-            "store": True,
-            "tools": [{"type": "function", **_TOOL}],
-        },
+        {"model": "fake-model", "input": "hi", "tools": [{"type": "function", **_TOOL}]},
     ),
     (
         "/v1/responses",
@@ -70,6 +68,39 @@ _DOORS: list[tuple[str, dict[str, Any]]] = [
     ),
 ]
 
+# each upstream kind: its fake, its provider config, and one scripted answer
+_UPSTREAMS: dict[str, tuple[Callable[[], Any], Callable[[Any], dict[str, Any]], Callable[[], Any]]]
+_UPSTREAMS = {
+    "chat": (
+        fake_chat.FakeChat,
+        lambda fake: {"base_url": fake.base_url, "api_key": "sk-up", "profile": "deepseek"},
+        lambda: fake_chat.Reply.text("Hello there", chunk_size=3),
+    ),
+    "responses": (
+        fake_responses.FakeResponses,
+        lambda fake: {"api": "responses", "base_url": fake.base_url, "api_key": "sk-up"},
+        lambda: fake_responses.Reply.text("Hello there"),
+    ),
+    "messages": (
+        fake_anthropic.FakeAnthropic,
+        lambda fake: {
+            "api": "messages",
+            "base_url": fake.base_url,
+            "api_key": "sk-ant-upstream-test",
+        },
+        lambda: fake_anthropic.Reply.text("Hello there"),
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(_UPSTREAMS))
+def upstream(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any]]:
+    fake: LoopbackServer = _UPSTREAMS[request.param][0]().start()
+    try:
+        yield request.param, fake
+    finally:
+        fake.close()
+
 
 def _ours(obj: object) -> str | None:
     """What ``obj`` is, when it is the gateway's: an instance of one of its classes, or a frame,
@@ -84,26 +115,37 @@ def _ours(obj: object) -> str | None:
     return None
 
 
-async def _drive(http: TestClient[Any, Any], fake: FakeChat) -> None:
+async def _drive(http: TestClient[Any, Any], script: Callable[[], None]) -> None:
     for path, body in _DOORS:
         for stream in (False, True):
-            fake.script(Reply.text("Hello there", chunk_size=3))
+            script()
             resp = await http.post(path, json={**body, "stream": stream})
             text = await resp.text()
             assert resp.status == 200, text
+    script()
+    async with http.ws_connect("/v1/responses") as ws:
+        await ws.send_str(orjson.dumps({"type": "response.create", **_DOORS[1][1]}).decode())
+        while orjson.loads(await ws.receive_str(timeout=10))["type"] != "response.completed":
+            pass
 
 
-async def test_no_request_leaves_a_cycle_behind(fake_chat: FakeChat, tmp_path: Path) -> None:
-    cfg = default_config(fake_chat.base_url)
-    cfg["server"]["secret_key"] = "test-secret"
-    cfg["store"] = {"backend": "memory"}
+async def test_no_request_leaves_a_cycle_behind(upstream: tuple[str, Any], tmp_path: Path) -> None:
+    kind, fake = upstream
+    _, provider, reply = _UPSTREAMS[kind]
+    cfg = {
+        "server": {"request_timeout": 30, "secret_key": "test-secret"},
+        "store": {"backend": "memory"},
+        "providers": {"up": {**provider(fake), "retries": 0}},
+        "models": [{"model": "fake-model", "provider": "up", "downstream_model": "up-model"}],
+    }
     config = config_from_tree(cfg, Where("test"), base_dir=tmp_path, source="test")
+    fake.reset()
     async with TestClient(TestServer(create_app(config))) as http:
-        await _drive(http, fake_chat)  # first calls: caches, pools, lazy imports
+        await _drive(http, lambda: fake.script(reply()))  # first calls: caches, pools, imports
         gc.collect()
         gc.disable()
         try:
-            await _drive(http, fake_chat)
+            await _drive(http, lambda: fake.script(reply()))
             gc.set_debug(gc.DEBUG_SAVEALL)
             gc.collect()
             found = sorted({what for obj in gc.garbage if (what := _ours(obj))})
