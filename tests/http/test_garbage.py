@@ -3,12 +3,14 @@
 Whatever a finished request held must be freed by reference counting as it ends. Objects left in
 a cycle wait for the collector, which ``serve`` runs rarely (``observe/memory.py``): with a
 Claude Code turn in each, 64 streams once held 160 MB that way. Every front door (the WebSocket
-one too) is driven here over every kind of upstream, JSON and SSE, with the collector off, and
-what a collection then finds must hold nothing of the gateway's.
+one too) is driven here over every kind of upstream, JSON and SSE, with chained, stored and
+background responses and a few refusals, with the collector off, and what a collection then
+finds must hold nothing of the gateway's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from tests.support.loopback import LoopbackServer
 from wirebridge.config.errors import Where
 from wirebridge.config.load import config_from_tree
 from wirebridge.http.app import create_app
+from wirebridge.observe import memory
 
 _OURS = str(Path(wirebridge.__file__).parent)
 _TOOL = {"name": "get_weather", "description": "Weather.", "parameters": {"type": "object"}}
@@ -119,14 +122,51 @@ async def _drive(http: TestClient[Any, Any], script: Callable[[], None]) -> None
     for path, body in _DOORS:
         for stream in (False, True):
             script()
-            resp = await http.post(path, json={**body, "stream": stream})
-            text = await resp.text()
-            assert resp.status == 200, text
+            await _ok(await http.post(path, json={**body, "stream": stream}))
     script()
     async with http.ws_connect("/v1/responses") as ws:
         await ws.send_str(orjson.dumps({"type": "response.create", **_DOORS[1][1]}).decode())
         while orjson.loads(await ws.receive_str(timeout=10))["type"] != "response.completed":
             pass
+    await _settled()  # the server's side of the socket has finished too
+    await _drive_stored(http, script)
+    # refusals: an unknown model, a body that is not JSON
+    await http.post("/v1/responses", json={"model": "nope", "input": "x"})
+    await http.post("/v1/messages", data=b"{not json")
+
+
+async def _drive_stored(http: TestClient[Any, Any], script: Callable[[], None]) -> None:
+    """Chained turns, stored responses read back, background mode, a deletion."""
+    body = {"model": "fake-model", "input": "hi"}
+    script()
+    first = await _ok(await http.post("/v1/responses", json=body))
+    stored = f"/v1/responses/{first['id']}"
+    for stream in (False, True):
+        script()
+        turn = {**body, "previous_response_id": first["id"], "stream": stream}
+        await _ok(await http.post("/v1/responses", json=turn))
+    await _ok(await http.get(stored))
+    await _ok(await http.get(f"{stored}/input_items"))
+    script()
+    queued = await _ok(await http.post("/v1/responses", json={**body, "background": True}))
+    await _ok(await http.get(f"/v1/responses/{queued['id']}?stream=true"))  # to its end
+    await _ok(await http.delete(stored))
+
+
+async def _settled() -> None:
+    """Every request's handler has returned, and its connection had time to close."""
+    for _ in range(500):
+        if memory.RELEASER.in_flight == 0:
+            await asyncio.sleep(0.05)
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("requests still in flight after 5 s")
+
+
+async def _ok(resp: Any) -> Any:
+    text = await resp.text()
+    assert resp.status == 200, text
+    return orjson.loads(text) if resp.content_type == "application/json" else None
 
 
 async def test_no_request_leaves_a_cycle_behind(upstream: tuple[str, Any], tmp_path: Path) -> None:
@@ -134,7 +174,7 @@ async def test_no_request_leaves_a_cycle_behind(upstream: tuple[str, Any], tmp_p
     _, provider, reply = _UPSTREAMS[kind]
     cfg = {
         "server": {"request_timeout": 30, "secret_key": "test-secret"},
-        "store": {"backend": "memory"},
+        "store": {"backend": "sqlite", "path": str(tmp_path / "store.db")},
         "providers": {"up": {**provider(fake), "retries": 0}},
         "models": [{"model": "fake-model", "provider": "up", "downstream_model": "up-model"}],
     }
@@ -146,6 +186,7 @@ async def test_no_request_leaves_a_cycle_behind(upstream: tuple[str, Any], tmp_p
         gc.disable()
         try:
             await _drive(http, lambda: fake.script(reply()))
+            await _settled()
             gc.set_debug(gc.DEBUG_SAVEALL)
             gc.collect()
             found = sorted({what for obj in gc.garbage if (what := _ours(obj))})

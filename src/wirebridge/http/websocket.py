@@ -59,7 +59,18 @@ async def connect(request: web.Request) -> web.StreamResponse:
         await ws.close(code=1000, message=b"connection time limit reached; reconnect")
     finally:
         conn.stop()
+        _drop_heartbeat_hook(request)
     return ws
+
+
+def _drop_heartbeat_hook(request: web.Request) -> None:
+    """aiohttp (3.14) gives the connection's protocol a method of the response to call on each
+    read, for the heartbeat, and never takes it back: the protocol, the response and the
+    request then hold each other once the socket is closed, and wait for a full collection
+    with their buffers and compressor. The socket is closed here, so nothing calls it again."""
+    protocol = request.protocol
+    if getattr(protocol, "_data_received_cb", None) is not None:
+        protocol._data_received_cb = None  # type: ignore[union-attr]
 
 
 class Connection:
