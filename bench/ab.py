@@ -6,6 +6,7 @@
                        [--a-managed-key] [--b-managed-key]
                        [--store sqlite|redis|postgres]
                        [--slices N] [--slice SECONDS] [--concurrency C] [--scenario NAME]
+                       [--mock-delay-ms MS]
 
 On this VM the speed of the same code moves by 10 to 15 % from one run to the next, so two
 configurations run one after the other cannot be told apart below that. Here both gateways are
@@ -23,9 +24,10 @@ are usually run: Redis appending every write to a file fsynced each second, Post
 its defaults); ``--X-store-body`` sends ``store: true``. ``--X-rate-limits`` gives that side
 per-key and per-address limits so high that they never refuse, counted in memory or in Redis:
 what counting costs. ``--X-managed-key`` sends a managed key (``wirebridge keys create`` in
-that side's store) instead of the configured one. The report gives
-each side's requests per second and server CPU per request over all of its slices, B/A, and B/A
-of each A B B A group to show the spread.
+that side's store) instead of the configured one. ``--mock-delay-ms 1`` has the mock wait a
+millisecond before each SSE chunk: one chunk a read, as tokens come from a real upstream. The
+report gives each side's requests per second and server CPU per request over all of its slices,
+B/A, and B/A of each A B B A group to show the spread.
 """
 
 from __future__ import annotations
@@ -194,6 +196,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--scenario", choices=DEFAULT_SCENARIOS, default="responses-json")
     ap.add_argument("--no-pin", action="store_true", help="do not taskset the processes")
+    ap.add_argument(
+        "--mock-delay-ms",
+        type=float,
+        default=0.0,
+        help="the mock's wait before each SSE chunk: one chunk a read, as from a real upstream",
+    )
     args = ap.parse_args(argv)
     for side in ("a", "b"):
         if getattr(args, f"{side}_managed_key") and not getattr(args, f"{side}_features"):
@@ -210,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         mock_port = free_port()
         cmd = [sys.executable, str(BENCH / "mock_upstream.py"), "--server", "raw"]
+        cmd += ["--delay-ms", str(args.mock_delay_ms)]
         mock = Service("mock", pinned([*cmd, "--port", str(mock_port)], client_cpus), tmp / "m.log")
         services = [mock]
         stops: list[Callable[[], None]] = []

@@ -25,7 +25,6 @@ from tests.support.gateway import Gateway, RecordingTransport, default_config
 from tests.support.reference import CAPTURES as REFERENCE_CAPTURES
 from wirebridge.config.errors import Where
 from wirebridge.config.load import config_from_tree
-from wirebridge.http import messages as messages_http
 from wirebridge.http.app import create_app
 from wirebridge.transport.sse import SSEParser
 
@@ -501,12 +500,9 @@ def test_claude_code_capture_replayed(
 # -- pings while the upstream is slow (in process, with a short interval) -------------------------
 
 
-async def test_ping_while_waiting_for_the_upstream(
-    fake_chat: FakeChat, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(messages_http, "PING_INTERVAL", 0.05)
+async def test_ping_while_waiting_for_the_upstream(fake_chat: FakeChat, tmp_path: Path) -> None:
     cfg = messages_config(fake_chat.base_url)
-    cfg["server"]["secret_key"] = "test-secret"
+    cfg["server"].update(secret_key="test-secret", messages_ping_interval=0.05)
     config = config_from_tree(cfg, Where("test"), base_dir=tmp_path, source="test")
     fake_chat.script(Reply.text("slow", chunk_size=2, delay=0.3))
     async with TestClient(TestServer(create_app(config))) as http:

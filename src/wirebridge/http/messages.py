@@ -5,16 +5,12 @@ with ``?beta=true``. ``x-api-key`` and ``Authorization: Bearer`` are both accept
 ``anthropic-version`` and ``anthropic-beta`` are accepted and ignored. Claude model names are
 mapped by the ``claude:`` config (``engine/model_map.py``) before routing; answers carry the
 name the client asked for. While a stream waits for the upstream, a ``ping`` event goes out
-every ``PING_INTERVAL`` seconds.
+every ``server.messages_ping_interval`` seconds.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
 
 from aiohttp import web
 
@@ -28,13 +24,11 @@ from wirebridge.frontends.messages.stream import PING, MessagesStreamEncoder, ss
 from wirebridge.frontends.messages.tokens import count_tokens as estimate_tokens
 from wirebridge.frontends.responses.request import parse_json_object
 from wirebridge.http.body import read_body
+from wirebridge.http.keepalive import Keepalive
 from wirebridge.http.keys import GATEWAY
 from wirebridge.http.wire import SSE_HEADERS, json_response
 
 log = logging.getLogger("wirebridge")
-
-PING_INTERVAL = 10.0  # seconds without an upstream event before a ping goes out
-Event = dict[str, Any]
 
 
 async def create(request: web.Request) -> web.StreamResponse:
@@ -56,9 +50,8 @@ async def create(request: web.Request) -> web.StreamResponse:
     try:
         if not req.stream:
             return json_response(encode_response(await turn.result(), asked, show_thinking))
-        return await _sse(
-            request, turn, MessagesStreamEncoder(message_id(turn.builder.id), asked, show_thinking)
-        )
+        enc = MessagesStreamEncoder(message_id(turn.builder.id), asked, show_thinking)
+        return await _sse(request, turn, enc, server.messages_ping_interval)
     finally:
         turn.close()  # also when the client went away and the handler is cancelled
 
@@ -72,49 +65,19 @@ async def count_tokens(request: web.Request) -> web.Response:
     return json_response({"input_tokens": estimate_tokens(body)})
 
 
-async def _sse(request: web.Request, turn: Turn, enc: MessagesStreamEncoder) -> web.StreamResponse:
+async def _sse(
+    request: web.Request, turn: Turn, enc: MessagesStreamEncoder, ping_interval: float
+) -> web.StreamResponse:
     out = web.StreamResponse(headers=SSE_HEADERS)
     try:
         await out.prepare(request)  # a client gone before the headers is no error of ours
         await out.write(sse(enc.start()))
-        async with contextlib.aclosing(with_pings(turn.batches(), PING_INTERVAL)) as batches:
-            async for batch in batches:
-                if batch is None:
-                    await out.write(PING)
-                    continue
+        async with Keepalive(out, PING, ping_interval) as alive:
+            async for batch in turn.batches():
+                alive.beat()
                 events = [out_ev for ev in batch for out_ev in enc.feed(ev)]
                 if events:
                     await out.write(sse(events))
     except ConnectionResetError:
         log.info("client went away mid-stream; upstream call closed")
     return out
-
-
-async def with_pings(
-    batches: AsyncIterator[list[Event]], interval: float
-) -> AsyncGenerator[list[Event] | None, None]:
-    """``batches``, with a ``None`` after every ``interval`` seconds that brought nothing."""
-    pending: asyncio.Future[list[Event]] | None = None
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(batches))
-            done, _ = await asyncio.wait({pending}, timeout=interval)
-            if not done:
-                yield None
-                continue
-            finished, pending = pending, None
-            try:
-                batch = finished.result()
-            except StopAsyncIteration:
-                return
-            finally:
-                # result() raises the end of the stream through this frame, so the exception's
-                # traceback holds the frame; without these the frame would hold the task and the
-                # task the exception: a cycle that kept the whole request (its parsed body, the
-                # turn) alive until the collector ran, a megabyte per Claude Code turn.
-                del done, finished
-            yield batch
-    finally:
-        if pending is not None:
-            pending.cancel()
