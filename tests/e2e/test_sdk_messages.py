@@ -502,7 +502,7 @@ def test_claude_code_capture_replayed(
 
 async def test_ping_while_waiting_for_the_upstream(fake_chat: FakeChat, tmp_path: Path) -> None:
     cfg = messages_config(fake_chat.base_url)
-    cfg["server"].update(secret_key="test-secret", messages_ping_interval=0.05)
+    cfg["server"].update(secret_key="test-secret", stream_keepalive_interval=0.05)
     config = config_from_tree(cfg, Where("test"), base_dir=tmp_path, source="test")
     fake_chat.script(Reply.text("slow", chunk_size=2, delay=0.3))
     async with TestClient(TestServer(create_app(config))) as http:

@@ -101,9 +101,9 @@ class ServerConfig:
     api_keys: tuple[str, ...] = ()  # static client keys (server.api_keys, serve --api-key)
     log_format: str = "text"  # text | json (serve --log-format)
     models_cache_ttl: float = 300.0  # seconds GET /v1/models keeps providers' model lists
-    # Seconds a /v1/messages stream waits on a quiet upstream before it sends a ping (Anthropic's
-    # keepalive), so that proxies between the client and us do not close an idle stream.
-    messages_ping_interval: float = 10.0
+    # Seconds an SSE stream waits on a quiet upstream before it sends a keepalive (a ping event on
+    # /v1/messages, a comment line elsewhere), so that proxies do not close it as idle.
+    stream_keepalive_interval: float = 10.0
     # After this many requests were in flight at once (0: never), give the memory back to the
     # system (gc, glibc malloc_trim) once they are down to an eighth; observe/memory.py.
     memory_release_burst: int = 64

@@ -46,7 +46,7 @@ _SERVER_KEYS = (
     "background_lease",
     *("rate_limits", "metrics_public"),
     *("otel_endpoint", "log_bodies"),
-    *("api_keys", "log_format", "models_cache_ttl", "messages_ping_interval"),
+    *("api_keys", "log_format", "models_cache_ttl", "stream_keepalive_interval"),
     *("memory_release_burst", "memory_release_interval"),
 )
 
@@ -96,8 +96,8 @@ def _server(raw: object, at: Where, base_dir: Path) -> ServerConfig:
         api_keys=optional(data, at, "api_keys", names, default.api_keys),
         log_format=optional(data, at, "log_format", lambda v, w: choice(v, w, LOG_FORMATS), "text"),
         models_cache_ttl=optional(data, at, "models_cache_ttl", non_negative, 300.0),
-        messages_ping_interval=optional(
-            data, at, "messages_ping_interval", positive_number, default.messages_ping_interval
+        stream_keepalive_interval=optional(
+            data, at, "stream_keepalive_interval", positive_number, 10.0
         ),
         memory_release_burst=optional(
             data, at, "memory_release_burst", lambda v, w: integer(v, w, 0), 64

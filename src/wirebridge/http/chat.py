@@ -14,8 +14,9 @@ from wirebridge.frontends.chat.response import encode_completion
 from wirebridge.frontends.chat.stream import SSE_DONE, ChatChunkEncoder, encode_sse
 from wirebridge.frontends.responses.request import parse_json_object
 from wirebridge.http.body import read_body
+from wirebridge.http.keepalive import Keepalive
 from wirebridge.http.keys import GATEWAY
-from wirebridge.http.wire import SSE_HEADERS, json_response
+from wirebridge.http.wire import SSE_HEADERS, SSE_KEEPALIVE, json_response
 
 log = logging.getLogger("wirebridge")
 
@@ -31,23 +32,27 @@ async def create(request: web.Request) -> web.StreamResponse:
     try:
         if not req.stream:
             return json_response(encode_completion(await turn.result(), opts))
-        return await _sse(request, turn, opts)
+        return await _sse(request, turn, opts, gw.config.server.stream_keepalive_interval)
     finally:
         # Also when the client went away (the handler is cancelled): the upstream call ends too.
         turn.close()
 
 
-async def _sse(request: web.Request, turn: Turn, opts: ChatOptions) -> web.StreamResponse:
+async def _sse(
+    request: web.Request, turn: Turn, opts: ChatOptions, keepalive: float
+) -> web.StreamResponse:
     b = turn.builder
     enc = ChatChunkEncoder(b.id, b.model, b.created_at, opts)
     out = web.StreamResponse(headers=SSE_HEADERS)
     try:
         await out.prepare(request)  # a client gone before the headers is no error of ours
         await out.write(encode_sse(enc.start()))
-        async for batch in turn.batches():
-            data = enc.sse(batch)
-            if data:
-                await out.write(data)
+        async with Keepalive(out, SSE_KEEPALIVE, keepalive) as alive:
+            async for batch in turn.batches():
+                alive.beat()
+                data = enc.sse(batch)
+                if data:
+                    await out.write(data)
         await out.write(encode_sse(enc.finish()) + SSE_DONE)
     except ConnectionResetError:
         log.info("client went away mid-stream; upstream call closed")

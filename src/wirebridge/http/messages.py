@@ -5,7 +5,7 @@ with ``?beta=true``. ``x-api-key`` and ``Authorization: Bearer`` are both accept
 ``anthropic-version`` and ``anthropic-beta`` are accepted and ignored. Claude model names are
 mapped by the ``claude:`` config (``engine/model_map.py``) before routing; answers carry the
 name the client asked for. While a stream waits for the upstream, a ``ping`` event goes out
-every ``server.messages_ping_interval`` seconds.
+every ``server.stream_keepalive_interval`` seconds.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ async def create(request: web.Request) -> web.StreamResponse:
         if not req.stream:
             return json_response(encode_response(await turn.result(), asked, show_thinking))
         enc = MessagesStreamEncoder(message_id(turn.builder.id), asked, show_thinking)
-        return await _sse(request, turn, enc, server.messages_ping_interval)
+        return await _sse(request, turn, enc, server.stream_keepalive_interval)
     finally:
         turn.close()  # also when the client went away and the handler is cancelled
 

@@ -14,10 +14,11 @@ from wirebridge.errors import InvalidRequest
 from wirebridge.frontends.responses.request import decode_request, parse_json_object
 from wirebridge.frontends.responses.stream import SSE_DONE, ResponsesStreamEncoder
 from wirebridge.http.body import read_body
+from wirebridge.http.keepalive import Keepalive
 from wirebridge.http.keys import GATEWAY
 from wirebridge.http.owner import owner_of
 from wirebridge.http.stored import stream_stored
-from wirebridge.http.wire import SSE_HEADERS, json_response
+from wirebridge.http.wire import SSE_HEADERS, SSE_KEEPALIVE, json_response
 from wirebridge.hub.request import HubRequest, Item
 
 log = logging.getLogger("wirebridge")
@@ -45,13 +46,15 @@ async def create(request: web.Request) -> web.StreamResponse:
     try:
         if not req.stream:
             return json_response(await turn.result())
-        return await _sse(request, turn, server.event_dialect)
+        return await _sse(request, turn, server.event_dialect, server.stream_keepalive_interval)
     finally:
         # Also when the client went away (the handler is cancelled): the upstream call ends too.
         turn.close()
 
 
-async def _sse(request: web.Request, turn: Turn, dialect: str) -> web.StreamResponse:
+async def _sse(
+    request: web.Request, turn: Turn, dialect: str, keepalive: float
+) -> web.StreamResponse:
     enc = ResponsesStreamEncoder(dialect)
     out = web.StreamResponse(headers=SSE_HEADERS)
     snapshot = turn.builder.snapshot
@@ -62,8 +65,10 @@ async def _sse(request: web.Request, turn: Turn, dialect: str) -> web.StreamResp
     try:
         await out.prepare(request)  # a client gone before the headers is no error of ours
         await out.write(enc.sse(head))
-        async for batch in turn.batches():
-            await out.write(enc.sse(batch))
+        async with Keepalive(out, SSE_KEEPALIVE, keepalive) as alive:
+            async for batch in turn.batches():
+                alive.beat()
+                await out.write(enc.sse(batch))
         await out.write(SSE_DONE)
     except ConnectionResetError:
         log.info("client went away mid-stream; upstream call closed")

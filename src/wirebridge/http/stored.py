@@ -10,9 +10,10 @@ from aiohttp import web
 from wirebridge.engine.gateway import Gateway
 from wirebridge.errors import InvalidRequest, NotFound
 from wirebridge.frontends.responses.stream import SSE_DONE
+from wirebridge.http.keepalive import Keepalive
 from wirebridge.http.keys import GATEWAY
 from wirebridge.http.owner import owner_of
-from wirebridge.http.wire import SSE_HEADERS, json_response
+from wirebridge.http.wire import SSE_HEADERS, SSE_KEEPALIVE, json_response
 from wirebridge.store import StoredResponse
 
 
@@ -45,10 +46,13 @@ async def stream_stored(
     out = web.StreamResponse(headers=SSE_HEADERS)
     await out.prepare(request)
     try:
-        async for ev in gw.background.events(rid, owner, after):
-            await out.write(
-                b"event: " + ev["type"].encode() + b"\ndata: " + orjson.dumps(ev) + b"\n\n"
-            )
+        interval = gw.config.server.stream_keepalive_interval
+        async with Keepalive(out, SSE_KEEPALIVE, interval) as alive:
+            async for ev in gw.background.events(rid, owner, after):
+                alive.beat()
+                await out.write(
+                    b"event: " + ev["type"].encode() + b"\ndata: " + orjson.dumps(ev) + b"\n\n"
+                )
         await out.write(SSE_DONE)
     except ConnectionResetError:
         pass  # the client stopped watching; the run goes on

@@ -40,6 +40,10 @@ def _is_anthropic(path: str) -> bool:
     return "/v1/messages" in path or path.startswith("/messages")
 
 
+# What an SSE stream sends while its upstream is quiet (``http/keepalive.py``): a comment line,
+# which every SSE client skips (Anthropic's streams have their own, a ping event).
+SSE_KEEPALIVE = b": keepalive\n\n"
+
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache",
