@@ -13,6 +13,7 @@ tree reaches a client: an unexpected exception becomes an ``InternalError`` with
     * NotFound (404, ``not_found_error``) — unknown route, stored response, model
         * ModelNotFound — ``code: model_not_found``
     * PayloadTooLarge (413, ``invalid_request_error``)
+    * UnsupportedEncoding (415, ``invalid_request_error``) — a ``Content-Encoding`` not decoded
     * RateLimited (429, ``rate_limit_error``) — ``Retry-After`` kept in ``headers``
     * NotConfigured (503, ``server_error``) — no provider configured; says how to add one
     * InternalError (500, ``server_error``) — a bug; logged with its traceback, sent without
@@ -94,6 +95,12 @@ class PayloadTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"
     default_code = "payload_too_large"
+
+
+class UnsupportedEncoding(GatewayError):
+    status = 415
+    type = "invalid_request_error"
+    default_code = "unsupported_content_encoding"
 
 
 class RateLimited(GatewayError):

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
@@ -194,6 +196,33 @@ def test_every_log_line_of_a_request_carries_its_id(
     assert "hello there" in response_line
     for secret in (UPSTREAM_KEY, CLIENT_KEY, BODY_KEY):
         assert secret not in text
+
+
+def test_a_compressed_body_is_logged_decoded_and_still_served(
+    fake_chat: FakeChat, obs_gateway: Gateway
+) -> None:
+    gw = obs_gateway
+    fake_chat.script(Reply.text("inflated"))
+    mark = gw.log_size()
+    body = gzip.compress(orjson.dumps({"model": MODEL, "input": f"remember {BODY_KEY}"}))
+    headers = {
+        "authorization": f"Bearer {CLIENT_KEY}",
+        "content-type": "application/json",
+        "content-encoding": "gzip",
+    }
+    r = _post(gw, "/v1/responses", body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["output"][0]["content"][0]["text"] == "inflated"
+    debug = [msg for lvl, _, _, msg in _lines(gw.log_text(since=mark)) if lvl == "DEBUG"]
+    request_line = next(m for m in debug if m.startswith("request POST /v1/responses"))
+    assert "remember wb-[REDACTED]" in request_line, request_line
+
+    mark = gw.log_size()
+    r = _post(gw, "/v1/responses", b"not gzip", headers=headers)
+    assert r.status_code == 400 and "not valid gzip" in r.json()["error"]["message"], r.text
+    debug = [msg for lvl, _, _, msg in _lines(gw.log_text(since=mark)) if lvl == "DEBUG"]
+    request_line = next(m for m in debug if m.startswith("request POST /v1/responses"))
+    assert "(not logged: The request body is not valid gzip data" in request_line, request_line
 
 
 def test_json_log_lines_carry_the_id_and_the_summary_fields(

@@ -44,6 +44,7 @@ from wirebridge.auth.static import StaticKeys
 from wirebridge.config.model import Config
 from wirebridge.engine.model_map import resolve_model
 from wirebridge.errors import AuthenticationFailed, GatewayError, PermissionDenied
+from wirebridge.http.body import read_body
 from wirebridge.http.keys import GATEWAY
 from wirebridge.http.owner import client_key
 from wirebridge.http.wire import error_response
@@ -133,9 +134,9 @@ AUTH = web.AppKey("auth", Authenticator)
 async def _requested_model(request: web.Request) -> str | None:
     if not request.body_exists:
         return None
-    try:
-        body = orjson.loads(await request.read())  # kept by aiohttp for the handler
-    except orjson.JSONDecodeError:
+    try:  # an unreadable body is the handler's to refuse, in its own envelope
+        body = orjson.loads(await read_body(request, request.client_max_size, keep=True))
+    except (orjson.JSONDecodeError, GatewayError):
         return None  # the handler answers 400
     model = body.get("model") if isinstance(body, dict) else None
     return model if isinstance(model, str) else None

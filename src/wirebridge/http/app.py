@@ -93,7 +93,9 @@ def add_routes(router: web.UrlDispatcher) -> None:
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware], client_max_size=config.server.max_body_bytes
+        middlewares=[error_middleware],
+        client_max_size=config.server.max_body_bytes,
+        handler_args={"auto_decompress": False},  # http/body.py decodes, into our envelopes
     )
     gateway = Gateway(config)
     app[GATEWAY] = gateway

@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 
 from wirebridge.config.model import Config
+from wirebridge.errors import GatewayError
+from wirebridge.http.body import read_body
 from wirebridge.observe import logs, memory, metrics, tracing
 from wirebridge.observe.context import CURRENT, RequestContext, report
 
@@ -135,14 +137,11 @@ async def set_request_id(request: web.Request, response: web.StreamResponse) -> 
 
 async def _log_request(request: web.Request) -> None:
     body = b""
-    length = request.content_length
     if request.body_exists:
-        # Read only what the handler will accept (aiohttp keeps it: the handler reads the same
-        # bytes); a body of unknown length is left for the handler to refuse or read.
-        if length is not None and length <= request.client_max_size:
-            body = await request.read()
-        else:
-            body = b"(not logged: too large or of unknown length)"
+        try:  # left on the request for the handler, which reads the same bytes
+            body = await read_body(request, request.client_max_size, keep=True)
+        except GatewayError as e:  # the handler refuses it, in the caller's envelope
+            body = f"(not logged: {e.message})".encode()
     logs.log_request(request.method, request.rel_url.raw_path_qs, request.headers, body)
 
 
