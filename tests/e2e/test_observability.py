@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import socket
 import time
 import uuid
 from collections import Counter
@@ -223,6 +224,27 @@ def test_a_compressed_body_is_logged_decoded_and_still_served(
     debug = [msg for lvl, _, _, msg in _lines(gw.log_text(since=mark)) if lvl == "DEBUG"]
     request_line = next(m for m in debug if m.startswith("request POST /v1/responses"))
     assert "(not logged: The request body is not valid gzip data" in request_line, request_line
+
+
+def test_a_request_that_is_not_http_is_one_warning_line(obs_gateway: Gateway) -> None:
+    gw = obs_gateway
+    mark = gw.log_size()
+    host, port = gw.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(
+            b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\n{}\r\nzz\r\n"  # a chunk size that is not hex
+        )
+        assert s.recv(4096).startswith(b"HTTP/1.0 400"), "aiohttp answers broken framing"
+    text = ""
+    for _ in range(50):  # the line is written as the connection closes
+        text = gw.log_text(since=mark)
+        if "Invalid character in chunk size" in text:
+            break
+        time.sleep(0.05)
+    assert "Traceback" not in text, text
+    (line,) = [ln for ln in text.splitlines() if "Error handling request" in ln]
+    assert " WARNING " in line and "Invalid character in chunk size" in line, line
 
 
 def test_json_log_lines_carry_the_id_and_the_summary_fields(

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
+from aiohttp.http_exceptions import HttpProcessingError
 
 REQUEST_LOG = logging.getLogger("wirebridge.request")
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("wb_request_id", default="-")
@@ -62,6 +63,21 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = REQUEST_ID.get()
+        return True
+
+
+class MalformedHttpFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (broken framing, a bad header line: what scanners
+    and broken clients send) at ERROR with a traceback; here it is one WARNING line, since the
+    client got its 400 and nothing of ours failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            said = record.getMessage()
+            record.msg, record.args = "%s: %s", (said, " ".join(str(exc).split()))
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
         return True
 
 
@@ -167,6 +183,9 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedHttpFilter) for f in server.filters):
+        server.addFilter(MalformedHttpFilter())
     global _OURS
     _OURS = handler
 
