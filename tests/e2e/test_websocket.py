@@ -210,3 +210,26 @@ def test_stored_socket_turns_are_retrievable_and_chain_anywhere(
     follow = openai_client.responses.create(model=MODEL, input="and?", previous_response_id=rid)
     assert follow.output_text == "continued over HTTP"
     assert [m["role"] for m in fake_chat.last.body["messages"]] == ["user", "assistant", "user"]
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_compression_only_when_configured(
+    fake_chat: FakeChat, start_gateway: Any, gateway_config: Any, configured: bool
+) -> None:
+    # the client offers permessage-deflate, as Codex CLI does; compressing every event costs
+    # the gateway about 40 % more CPU a turn, so it takes the offer only when told to
+    gw = start_gateway(
+        gateway_config(websocket_compression=True) if configured else gateway_config()
+    )
+    fake_chat.script(Reply.text("Compressed or not, the same events."))
+    with connect(ws_url(gw), compression="deflate") as ws:
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+        assert ("permessage-deflate" in extensions) is configured, extensions
+        ws.send(json.dumps({"type": "response.create", "model": MODEL, "input": "hi"}))
+        events = until_terminal(ws)
+    for ev in events:
+        validate_event(ev)
+    check_event_order(events)
+    assert events[-1]["response"]["output"][0]["content"][0]["text"] == (
+        "Compressed or not, the same events."
+    )

@@ -42,7 +42,7 @@ LOG_FORMATS = ("text", "json")
 _SERVER_KEYS = (
     *("listen_addr", "host", "port", "request_timeout", "log_level", "max_body_bytes"),
     *("secret_key", "key_file", "drop_tool_types", "reasoning_output", "event_dialect"),
-    "websocket_history",
+    *("websocket_history", "websocket_compression"),
     "background_lease",
     *("rate_limits", "metrics_public"),
     *("otel_endpoint", "log_bodies"),
@@ -89,6 +89,7 @@ def _server(raw: object, at: Where, base_dir: Path) -> ServerConfig:
         websocket_history=optional(
             data, at, "websocket_history", lambda v, w: integer(v, w, 0), default.websocket_history
         ),
+        websocket_compression=optional(data, at, "websocket_compression", _flag, False),
         rate_limits=optional(data, at, "rate_limits", parse_rate_limits, default.rate_limits),
         metrics_public=optional(data, at, "metrics_public", _flag, default.metrics_public),
         otel_endpoint=optional(data, at, "otel_endpoint", _otel_endpoint, None),

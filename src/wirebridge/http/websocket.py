@@ -39,8 +39,9 @@ MAX_CONNECTION_SECONDS = 3600.0
 
 async def connect(request: web.Request) -> web.StreamResponse:
     gw: Gateway = request.app[GATEWAY]
+    server = gw.config.server
     ws = web.WebSocketResponse(
-        heartbeat=30.0, max_msg_size=gw.config.server.max_body_bytes, compress=True
+        heartbeat=30.0, max_msg_size=server.max_body_bytes, compress=server.websocket_compression
     )
     if not ws.can_prepare(request).ok:
         raise InvalidRequest(
@@ -115,7 +116,7 @@ class Connection:
     async def send(self, events: list[dict[str, Any]], enc: ResponsesStreamEncoder) -> None:
         for ev in events:
             for numbered in enc.events(ev):
-                await self.ws.send_str(orjson.dumps(numbered).decode())
+                await self.ws.send_frame(orjson.dumps(numbered), WSMsgType.TEXT)
 
     async def send_error(self, err: GatewayError) -> None:
         log.info("websocket error event: %s %s", err.code, err.message)
@@ -133,7 +134,7 @@ class Connection:
         if err.headers:
             body["headers"] = err.headers
         with contextlib.suppress(ConnectionResetError):
-            await self.ws.send_str(orjson.dumps(body).decode())
+            await self.ws.send_frame(orjson.dumps(body), WSMsgType.TEXT)
 
     async def turn(self, frame: dict[str, Any]) -> None:
         frame.pop("type", None)
