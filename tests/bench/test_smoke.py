@@ -128,6 +128,22 @@ def test_redis_client_compares_both_clients() -> None:
     ], res.stdout
 
 
+def test_ws_turns_drives_both_gateways() -> None:
+    """``ws_turns.py`` runs WebSocket turns against a gateway with compression off and one
+    with it on, and reports both."""
+    script = str(REPO / "bench" / "ws_turns.py")
+    res = subprocess.run(
+        [sys.executable, script, "--connections", "2", "--seconds", "0.5", "--rounds", "1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, f"stdout:\n{res.stdout[-3000:]}\nstderr:\n{res.stderr[-3000:]}"
+    rows = [line.split(" | ")[0] for line in res.stdout.splitlines() if line.startswith("| ")]
+    assert rows[1:] == ["| off", "| on"], res.stdout
+
+
 @pytest.mark.parametrize(
     "options",
     [
