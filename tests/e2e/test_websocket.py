@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import openai
@@ -233,3 +234,21 @@ def test_compression_only_when_configured(
     assert events[-1]["response"]["output"][0]["content"][0]["text"] == (
         "Compressed or not, the same events."
     )
+
+
+def test_a_client_slower_than_its_stream_gets_every_event_in_order(
+    fake_chat: FakeChat, gateway: Gateway
+) -> None:
+    # the gateway writes a batch's frames at once and then waits while the client's socket
+    # is full: megabytes of events, taken only after a pause, arrive whole and in order
+    text = "".join(f"{i:07d} " for i in range(600_000))  # 4.8 MB: more than the socket buffers hold
+    fake_chat.script(Reply.text(text, chunk_size=4000))
+    with connect(ws_url(gateway), max_queue=2, max_size=None, compression=None) as ws:
+        ws.send(json.dumps({"type": "response.create", "model": MODEL, "input": "hi"}))
+        time.sleep(1.0)  # the client reads nothing: its queue, then the socket, fill up
+        events = until_terminal(ws)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    deltas = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    assert deltas == text
+    assert events[-1]["type"] == "response.completed"
+    assert events[-1]["response"]["output"][0]["content"][0]["text"] == text

@@ -28,6 +28,7 @@ from wirebridge.frontends.responses.request import decode_request
 from wirebridge.frontends.responses.stream import ResponsesStreamEncoder
 from wirebridge.http.keys import GATEWAY
 from wirebridge.http.owner import owner_of
+from wirebridge.http.ws_frames import TextFrames
 from wirebridge.hub import ids
 from wirebridge.hub.accumulate import ResponseBuilder
 from wirebridge.hub.request import HubRequest, Item
@@ -52,7 +53,7 @@ async def connect(request: web.Request) -> web.StreamResponse:
         )
     await ws.prepare(request)
     log.info("websocket connection opened from %s", request.remote)
-    conn = Connection(gw, ws, owner_of(request), request.get(CLIENT))
+    conn = Connection(gw, ws, TextFrames(ws, request), owner_of(request), request.get(CLIENT))
     try:
         async with asyncio.timeout(MAX_CONNECTION_SECONDS):
             await conn.serve()
@@ -79,9 +80,14 @@ class Connection:
     ``store: true`` are also stored (and chain from stored responses) like HTTP ones."""
 
     def __init__(
-        self, gw: Gateway, ws: web.WebSocketResponse, owner: str, client: Client | None
+        self,
+        gw: Gateway,
+        ws: web.WebSocketResponse,
+        frames: TextFrames,
+        owner: str,
+        client: Client | None,
     ) -> None:
-        self.gw, self.ws, self.owner, self.client = gw, ws, owner, client
+        self.gw, self.ws, self.frames, self.owner, self.client = gw, ws, frames, owner, client
         self.history = History(gw.config.server.websocket_history)
         self.running: asyncio.Task[None] | None = None
 
@@ -114,9 +120,8 @@ class Connection:
             self.running.cancel()
 
     async def send(self, events: list[dict[str, Any]], enc: ResponsesStreamEncoder) -> None:
-        for ev in events:
-            for numbered in enc.events(ev):
-                await self.ws.send_frame(orjson.dumps(numbered), WSMsgType.TEXT)
+        dumps = orjson.dumps
+        await self.frames.send([dumps(numbered) for ev in events for numbered in enc.events(ev)])
 
     async def send_error(self, err: GatewayError) -> None:
         log.info("websocket error event: %s %s", err.code, err.message)
