@@ -43,7 +43,7 @@ async def post_json(
     try:
         resp = await client.post(
             url,
-            orjson.dumps(body),
+            lambda: orjson.dumps(body),  # made by the client, which does not keep it
             headers,
             connect_timeout=connect_timeout or min(timeout, 10.0),
             read_timeout=timeout,
