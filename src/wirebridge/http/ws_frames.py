@@ -12,11 +12,7 @@ compression carries state from each frame to the next.
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import WSMsgType, web
-
-PAUSED_POLL = 0.005  # seconds between looks at a transport paused by a slow client
 
 
 def text_frame_header(length: int) -> bytes:
@@ -53,7 +49,8 @@ class TextFrames:
             parts.append(payload)
         transport.writelines(parts)
         protocol = self._request.protocol
-        while protocol.writing_paused:
-            if transport.is_closing():
-                raise ConnectionResetError("Cannot write to a closed WebSocket")
-            await asyncio.sleep(PAUSED_POLL)
+        if protocol.writing_paused:
+            # what aiohttp's own writer awaits (no public API offers it): a future the protocol
+            # resolves when the transport resumes, or fails when the connection is lost; a slow
+            # client costs no wake-ups while it is behind
+            await protocol._drain_helper()
