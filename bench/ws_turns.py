@@ -103,17 +103,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"server:\n  websocket_compression: {str(name == 'on').lower()}\n",
                     1,
                 )
-                (tmp / f"{name}.yaml").write_text(cfg)
+                path = tmp / f"{name}.yaml"
+                path.write_text(cfg)
                 home = tmp / f"home-{name}"
                 home.mkdir()
-                cmd = [
-                    sys.executable,
-                    "-m",
-                    "wirebridge",
-                    "serve",
-                    "--config",
-                    str(tmp / f"{name}.yaml"),
-                ]
+                cmd = [sys.executable, "-m", "wirebridge", "serve", "--config", str(path)]
                 env = {**os.environ, "WIREBRIDGE_HOME": str(home)}
                 svc = Service(f"gateway-{name}", pinned(cmd, gw_cpus), tmp / f"{name}.log", env)
                 svc.start().wait_ready(f"http://127.0.0.1:{port}/health")
