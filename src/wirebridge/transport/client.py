@@ -108,16 +108,12 @@ class HttpClient:
         proxy: str | None = None,
     ) -> Response:
         """Send the request and wait for the answer's status and headers; its body is read
-        from the ``Response``. Raises ``ConnectionBroken`` or a ``TimeoutError``.
-
-        ``body`` is best a function that makes it (``lambda: orjson.dumps(obj)``): its bytes
-        are then made for each attempt and not held while the upstream answers, which for an
-        answer that is not streamed is the whole generation (64 Claude Code turns of 77 KB in
-        flight held 5 MB that way)."""
+        from the ``Response``. Raises ``ConnectionBroken`` or a ``TimeoutError``. A ``body``
+        given as a function (``lambda: orjson.dumps(obj)``) is made for each attempt and not
+        held while the upstream answers: for an answer not streamed, the whole generation."""
         where = target(url, proxy)
         encode = body if callable(body) else _constant(body)
-        # made before connecting, so that a header the request line cannot carry is refused
-        # without a connection
+        # made before connecting: a header the request line cannot carry needs no connection
         message: bytes | None = _message(where, headers, encode())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + total_timeout if total_timeout is not None else None
