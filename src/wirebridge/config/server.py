@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from wirebridge.config.errors import Where
 from wirebridge.config.model import (
@@ -39,18 +40,6 @@ EVENT_DIALECTS = ("openai", "openresponses")
 LOG_FORMATS = ("text", "json")
 
 
-_SERVER_KEYS = (
-    *("listen_addr", "host", "port", "request_timeout", "log_level", "max_body_bytes"),
-    *("secret_key", "key_file", "drop_tool_types", "reasoning_output", "event_dialect"),
-    *("websocket_history", "websocket_compression"),
-    "background_lease",
-    *("rate_limits", "metrics_public"),
-    *("otel_endpoint", "log_bodies"),
-    *("api_keys", "log_format", "models_cache_ttl", "stream_keepalive_interval"),
-    *("memory_release_burst", "memory_release_interval"),
-)
-
-
 _STORE_KEYS = ("backend", "url", "path", "ttl_days")
 
 
@@ -65,48 +54,39 @@ _STORE_URL_SCHEMES = {
 
 def _server(raw: object, at: Where, base_dir: Path) -> ServerConfig:
     data = mapping(raw, at)
-    check_keys(data, at, _SERVER_KEYS)
+    # each key but the address (``_bind``), with how its value is read; absent, the default
+    parsers: dict[str, Any] = {
+        "request_timeout": positive_number,
+        "log_level": log_level,
+        "max_body_bytes": _byte_count,
+        "secret_key": optional_string,
+        "key_file": lambda v, w: relative_path(v, w, base_dir),
+        "drop_tool_types": names,
+        "reasoning_output": _reasoning_output,
+        "event_dialect": _event_dialect,
+        "websocket_history": _count,
+        "websocket_compression": _flag,
+        "background_lease": positive_number,
+        "rate_limits": parse_rate_limits,
+        "metrics_public": _flag,
+        "otel_endpoint": _otel_endpoint,
+        "log_bodies": _flag,
+        "api_keys": names,
+        "log_format": lambda v, w: choice(v, w, LOG_FORMATS),
+        "models_cache_ttl": non_negative,
+        "stream_keepalive_interval": positive_number,
+        "memory_release_burst": _count,
+        "memory_release_interval": positive_number,
+    }
+    check_keys(data, at, ("listen_addr", "host", "port", *parsers))
     default = ServerConfig()
     bind_host, bind_port = _bind(data, at, default)
-    return ServerConfig(
-        host=bind_host,
-        port=bind_port,
-        request_timeout=optional(
-            data, at, "request_timeout", positive_number, default.request_timeout
-        ),
-        log_level=optional(data, at, "log_level", log_level, default.log_level),
-        max_body_bytes=optional(data, at, "max_body_bytes", _byte_count, default.max_body_bytes),
-        secret_key=optional(data, at, "secret_key", optional_string, None),
-        key_file=optional(data, at, "key_file", lambda v, w: relative_path(v, w, base_dir), None),
-        drop_tool_types=optional(data, at, "drop_tool_types", names, default.drop_tool_types),
-        reasoning_output=optional(
-            data, at, "reasoning_output", _reasoning_output, default.reasoning_output
-        ),
-        event_dialect=optional(data, at, "event_dialect", _event_dialect, default.event_dialect),
-        background_lease=optional(
-            data, at, "background_lease", positive_number, default.background_lease
-        ),
-        websocket_history=optional(
-            data, at, "websocket_history", lambda v, w: integer(v, w, 0), default.websocket_history
-        ),
-        websocket_compression=optional(data, at, "websocket_compression", _flag, False),
-        rate_limits=optional(data, at, "rate_limits", parse_rate_limits, default.rate_limits),
-        metrics_public=optional(data, at, "metrics_public", _flag, default.metrics_public),
-        otel_endpoint=optional(data, at, "otel_endpoint", _otel_endpoint, None),
-        log_bodies=optional(data, at, "log_bodies", _flag, default.log_bodies),
-        api_keys=optional(data, at, "api_keys", names, default.api_keys),
-        log_format=optional(data, at, "log_format", lambda v, w: choice(v, w, LOG_FORMATS), "text"),
-        models_cache_ttl=optional(data, at, "models_cache_ttl", non_negative, 300.0),
-        stream_keepalive_interval=optional(
-            data, at, "stream_keepalive_interval", positive_number, 10.0
-        ),
-        memory_release_burst=optional(
-            data, at, "memory_release_burst", lambda v, w: integer(v, w, 0), 64
-        ),
-        memory_release_interval=optional(
-            data, at, "memory_release_interval", positive_number, 30.0
-        ),
-    )
+    read = {k: optional(data, at, k, parse, getattr(default, k)) for k, parse in parsers.items()}
+    return ServerConfig(host=bind_host, port=bind_port, **read)
+
+
+def _count(value: object, at: Where) -> int:
+    return integer(value, at, 0)
 
 
 def _otel_endpoint(value: object, at: Where) -> str | None:

@@ -118,11 +118,7 @@ class HttpClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + total_timeout if total_timeout is not None else None
         for attempt in range(2):
-            # the second attempt, after a pooled connection failed, never takes another one
-            conn = self.pool.take(where.pool_key, loop.time()) if attempt == 0 else None
-            reused = conn is not None
-            if conn is None:
-                conn = await self._connect(where, loop, connect_timeout, deadline)
+            conn, reused = await self._connection(where, attempt, connect_timeout, deadline)
             resp = Response(conn, read_timeout, deadline)
             if message is None:  # the second attempt: made again
                 message = _message(where, headers, encode())
@@ -139,6 +135,17 @@ class HttpClient:
                 raise
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _connection(
+        self, where: Target, attempt: int, connect_timeout: float, deadline: float | None
+    ) -> tuple[Connection, bool]:
+        """A pooled connection for the first attempt if there is one, else a new one (the
+        second attempt, after a pooled one failed, never takes another); and whether pooled."""
+        loop = asyncio.get_running_loop()
+        conn = self.pool.take(where.pool_key, loop.time()) if attempt == 0 else None
+        if conn is not None:
+            return conn, True
+        return await self._connect(where, loop, connect_timeout, deadline), False
 
     @property
     def open_connections(self) -> int:
