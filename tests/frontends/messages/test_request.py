@@ -638,6 +638,53 @@ CASES = [
     ),
     pytest.param(
         Case(
+            {
+                "tools": [
+                    {**WEATHER, "strict": True},
+                    {"name": "ls tree", "input_schema": SCHEMA, "strict": "yes"},
+                    {"name": "ls tree", "input_schema": {}},  # the first of a name wins
+                ]
+            },
+            hub={
+                "tools": lambda ts: (
+                    [(t.name, t.wire_name, t.description, t.strict) for t in ts.tools]
+                    == [
+                        ("get_weather", "get_weather", "Weather for a city.", True),
+                        ("ls tree", "ls_tree", None, None),
+                    ]
+                    and ts.tools[1].parameters == SCHEMA
+                    and ts.find("ls tree") is ts.tools[1]
+                    and ts.declared
+                    == [
+                        {
+                            "type": "function",
+                            "name": "get_weather",
+                            "parameters": SCHEMA,
+                            "description": "Weather for a city.",
+                            "strict": True,
+                        },
+                        {
+                            "type": "function",
+                            "name": "ls tree",
+                            "parameters": SCHEMA,
+                            "description": None,
+                            "strict": False,
+                        },
+                        {
+                            "type": "function",
+                            "name": "ls tree",
+                            "parameters": {},
+                            "description": None,
+                            "strict": False,
+                        },
+                    ]
+                )
+            },
+        ),
+        id="tools_as_hub_tools_and_as_a_response_echoes_them",
+    ),
+    pytest.param(
+        Case(
             {"tools": [{**WEATHER, "defer_loading": True}]},
             chat={"tools": [CHAT_WEATHER]},
         ),

@@ -21,7 +21,7 @@ from typing import Any
 from wirebridge.errors import InvalidRequest, Untranslatable
 from wirebridge.frontends.messages.blocks import require_string
 from wirebridge.hub.request import HubRequest
-from wirebridge.hub.tools import ToolSet, build_toolset, echo_tools
+from wirebridge.hub.tools import HubTool, ToolSet, wire_name
 
 # -- simple fields -----------------------------------------------------------------------------
 
@@ -126,7 +126,10 @@ def apply_tool_choice(req: HubRequest, choice: Any) -> None:
 
 
 def decode_tools(tools: list[Any], drop: tuple[str, ...], dropped: list[str]) -> ToolSet:
-    functions = []
+    """Anthropic tools as function tools: each one's hub tool and, already in the form a
+    Response echoes, its declaration (built here at once: Claude Code sends two dozen tools
+    every turn, and going through Responses-shaped dicts first cost as much again)."""
+    ts = ToolSet()
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict):
             raise InvalidRequest(f"tools[{i}]: each tool must be an object.")
@@ -138,14 +141,20 @@ def decode_tools(tools: list[Any], drop: tuple[str, ...], dropped: list[str]) ->
         schema = tool.get("input_schema")
         if not isinstance(schema, dict):
             raise InvalidRequest(f"tools[{i}].input_schema: Field required (an object).")
-        fn: dict[str, Any] = {"type": "function", "name": name, "parameters": schema}
-        if tool.get("description") is not None:
-            fn["description"] = tool["description"]
-        if isinstance(tool.get("strict"), bool):
-            fn["strict"] = tool["strict"]
-        functions.append(fn)
-    ts = build_toolset(functions, drop, dropped)
-    ts.declared = echo_tools(functions)
+        description = tool.get("description")
+        strict = tool.get("strict")
+        if not isinstance(strict, bool):
+            strict = None
+        ts.add(HubTool("function", name, wire_name(name, None), None, description, schema, strict))
+        ts.declared.append(
+            {
+                "type": "function",
+                "name": name,
+                "parameters": schema,
+                "description": description,
+                "strict": bool(strict),
+            }
+        )
     return ts
 
 
