@@ -114,3 +114,38 @@ async def test_a_finished_block_leaves_nothing_for_the_collector() -> None:
         assert gone() is None  # freed by reference counting: no timer or task holds it
     finally:
         gc.enable()
+
+
+async def test_end_writes_the_last_bytes_and_no_frame_follows() -> None:
+    errors: list[object] = []
+    done = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        out = web.StreamResponse()
+        await out.prepare(request)
+        await out.write(b"start\n")
+        try:
+            async with Keepalive(out, PING, 0.02) as alive:
+                await asyncio.sleep(0.03)  # one frame
+                await alive.end(b"last\n")
+                assert alive.ended
+                # as a stream whose upstream's tail is still being read: frames would come due
+                await asyncio.sleep(0.1)
+        finally:
+            done.set()
+        return out
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+    try:
+        async with TestClient(TestServer(app)) as http:
+            resp = await http.get("/")
+            raw = await asyncio.wait_for(resp.read(), 10)
+            await asyncio.wait_for(done.wait(), 10)  # the handler ran to its end
+        gc.collect()  # an unretrieved task exception is reported when the task is freed
+    finally:
+        loop.set_exception_handler(None)
+    assert raw == b"start\n" + PING + b"last\n", raw
+    assert errors == []

@@ -51,9 +51,13 @@ async def _sse(
             async for batch in turn.batches():
                 alive.beat()
                 data = enc.sse(batch)
-                if data:
-                    await out.write(data)
-        await out.write(encode_sse(enc.finish()) + SSE_DONE)
+                if turn.builder.response is None:
+                    if data:
+                        await out.write(data)
+                elif not alive.ended:  # the batch with the terminal event
+                    await alive.end(data + SSE_DONE)
+        if not alive.ended:
+            await out.write_eof(encode_sse(enc.finish()) + SSE_DONE)
     except ConnectionResetError:
         log.info("client went away mid-stream; upstream call closed")
     return out

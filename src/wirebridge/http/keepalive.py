@@ -19,7 +19,8 @@ from aiohttp import web
 
 
 class Keepalive:
-    """``async with Keepalive(out, frame, interval) as alive:`` … ``alive.beat()`` per batch.
+    """``async with Keepalive(out, frame, interval) as alive:`` … ``alive.beat()`` per batch,
+    and ``alive.end(data)`` for the last one.
 
     Leaving the block stops the timer and waits for a frame being written, so nothing is
     written after it; a client gone while a frame is written is left for the stream's next
@@ -27,6 +28,7 @@ class Keepalive:
 
     __slots__ = (
         "__weakref__",
+        "_ended",
         "_frame",
         "_interval",
         "_last",
@@ -44,6 +46,7 @@ class Keepalive:
         self._last = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._writing: asyncio.Task[None] | None = None
+        self._ended = False
 
     async def __aenter__(self) -> Keepalive:
         self._last = self._loop.time()
@@ -56,13 +59,29 @@ class Keepalive:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop()
         writing, self._writing = self._writing, None
         if writing is not None:
             writing.cancel()
             await asyncio.wait((writing,))  # not `await writing`: its cancel is not ours to raise
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    async def end(self, data: bytes) -> None:
+        """Write the stream's last bytes and the end of the body, in one write (with [DONE]
+        and the chunked body's end as writes of their own, a stream made three system calls
+        where one does). No frame follows: one being written has put its bytes on the transport
+        already, one due but not yet written is not written."""
+        self._ended = True
+        self._stop()
+        await self._out.write_eof(data)
+
+    def _stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def beat(self) -> None:
         """The upstream sent something: the quiet interval starts again."""
@@ -80,7 +99,8 @@ class Keepalive:
 
     async def _write(self) -> None:
         try:
-            await self._out.write(self._frame)
+            if not self._ended:  # (a task started before end() and run after it)
+                await self._out.write(self._frame)
         except ConnectionResetError:
             pass  # the client went away; the stream's own next write says so and ends it
         finally:

@@ -76,8 +76,11 @@ async def _sse(
             async for batch in turn.batches():
                 alive.beat()
                 events = [out_ev for ev in batch for out_ev in enc.feed(ev)]
-                if events:
-                    await out.write(sse(events))
+                if turn.builder.response is None:
+                    if events:
+                        await out.write(sse(events))
+                elif not alive.ended:  # the batch with the terminal event
+                    await alive.end(sse(events))
     except ConnectionResetError:
         log.info("client went away mid-stream; upstream call closed")
     return out

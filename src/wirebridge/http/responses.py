@@ -68,8 +68,12 @@ async def _sse(
         async with Keepalive(out, SSE_KEEPALIVE, keepalive) as alive:
             async for batch in turn.batches():
                 alive.beat()
-                await out.write(enc.sse(batch))
-        await out.write(SSE_DONE)
+                if turn.builder.response is None:
+                    await out.write(enc.sse(batch))
+                elif not alive.ended:  # the batch with the terminal event
+                    await alive.end(enc.sse(batch) + SSE_DONE)
+        if not alive.ended:
+            await out.write_eof(SSE_DONE)
     except ConnectionResetError:
         log.info("client went away mid-stream; upstream call closed")
     return out

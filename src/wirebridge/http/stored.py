@@ -53,7 +53,7 @@ async def stream_stored(
                 await out.write(
                     b"event: " + ev["type"].encode() + b"\ndata: " + orjson.dumps(ev) + b"\n\n"
                 )
-        await out.write(SSE_DONE)
+        await out.write_eof(SSE_DONE)  # one write with the end of the body
     except ConnectionResetError:
         pass  # the client stopped watching; the run goes on
     return out

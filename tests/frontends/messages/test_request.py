@@ -819,6 +819,12 @@ ERRORS = [
         {"tools": [{"name": "x"}]}, InvalidRequest, "tools[0].input_schema", id="tool_no_schema"
     ),
     pytest.param(
+        {"tools": [WEATHER, {"name": 7, "input_schema": SCHEMA}]},
+        InvalidRequest,
+        "tools[1].name: Field required (a string)",
+        id="tool_name_not_a_string",
+    ),
+    pytest.param(
         {"tools": [{"type": "bash_20250124", "name": "bash"}]},
         Untranslatable,
         "drop_tool_types",

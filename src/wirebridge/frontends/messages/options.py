@@ -137,7 +137,9 @@ def decode_tools(tools: list[Any], drop: tuple[str, ...], dropped: list[str]) ->
         if kind not in (None, "custom"):
             _server_tool(str(kind), i, drop, dropped)
             continue
-        name = require_string(tool, "name", f"tools[{i}]")
+        name = tool.get("name")
+        if not isinstance(name, str):  # (require_string's check, without a path built per tool)
+            raise InvalidRequest(f"tools[{i}].name: Field required (a string).")
         schema = tool.get("input_schema")
         if not isinstance(schema, dict):
             raise InvalidRequest(f"tools[{i}].input_schema: Field required (an object).")
