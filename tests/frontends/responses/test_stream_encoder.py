@@ -113,3 +113,25 @@ def test_sse_frames_parse_back_to_the_same_events() -> None:
     assert [name.decode() for name, _ in frames if name] == [e["type"] for e in run.events]
     assert [orjson.loads(d) for _, d in frames] == run.events
     assert data.count(b"\n\n") == len(run.events) + 1  # one frame per event, nothing split
+
+
+@pytest.mark.parametrize("dialect", ["openai", "openresponses"])
+def test_sse_numbers_and_names_events_as_events_does(dialect: str) -> None:
+    # sse numbers the common event inline: it must agree with events() on every path
+    batches = [
+        [{"type": "response.created"}],
+        [
+            {"type": "response.reasoning_text.delta", "delta": "x"},
+            {"type": "response.output_text.delta", "delta": "y"},
+        ],
+        [_failed({"code": "x", "message": "y"})],
+    ]
+    one = ResponsesStreamEncoder(dialect)
+    expected = [e for batch in batches for ev in batch for e in one.events(dict(ev))]
+    other = ResponsesStreamEncoder(dialect)
+    data = b"".join(other.sse([dict(ev) for ev in batch]) for batch in batches)
+    frames = SSEParser().feed(data)
+    assert [(name, orjson.loads(d)) for name, d in frames] == [
+        (e["type"].encode(), e) for e in expected
+    ]
+    assert [e["sequence_number"] for e in expected] == list(range(5))

@@ -25,6 +25,7 @@ import orjson
 
 from wirebridge.frontends.messages.errors import anthropic_type
 from wirebridge.frontends.messages.response import stop_reason, tool_input, usage
+from wirebridge.frontends.sse import event_line
 
 Event = dict[str, Any]
 
@@ -159,10 +160,11 @@ def error_event(code: str | None, message: str | None, status: int | None = None
 def sse(events: list[Event]) -> bytes:
     """SSE bytes for a batch of events (``event: <type>`` then ``data: <json>``), one write."""
     parts: list[bytes] = []
+    append = parts.append
     for ev in events:
-        parts.append(b"event: " + ev["type"].encode() + b"\ndata: ")
-        parts.append(orjson.dumps(ev))
-        parts.append(b"\n\n")
+        append(event_line(ev["type"]))
+        append(orjson.dumps(ev))
+        append(b"\n\n")
     return b"".join(parts)
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from wirebridge.frontends.sse import event_line
+
 Event = dict[str, Any]
 
 _OPENRESPONSES_NAMES = {
@@ -58,13 +60,22 @@ class ResponsesStreamEncoder:
         return ev
 
     def sse(self, events: list[Event]) -> bytes:
-        """SSE bytes for a batch of hub events: written with one write, never split."""
+        """SSE bytes for a batch of hub events: written with one write, never split. (A token
+        is an event: the common case is numbered here, inline.)"""
         parts: list[bytes] = []
+        append = parts.append
         for ev in events:
-            for numbered in self.events(ev):
-                parts.append(b"event: " + numbered["type"].encode() + b"\ndata: ")
-                parts.append(orjson.dumps(numbered))
-                parts.append(b"\n\n")
+            kind = ev["type"]
+            if kind == "response.failed" or self._rename is not None:
+                numbered = self.events(ev)
+            else:
+                ev["sequence_number"] = self._seq
+                self._seq += 1
+                numbered = [ev]
+            for out in numbered:
+                append(event_line(out["type"]))
+                append(orjson.dumps(out))
+                append(b"\n\n")
         return b"".join(parts)
 
 
