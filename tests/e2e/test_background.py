@@ -100,6 +100,35 @@ def test_background_stream_survives_the_client_leaving(
     assert openai_client.responses.retrieve(rid).output_text == "still finishing"
 
 
+def test_a_fast_background_stream_carries_every_event(
+    fake_chat: FakeChat, openai_client: openai.OpenAI, gateway: Gateway
+) -> None:
+    # Regression: the final Response is written just before the terminal batch's events are
+    # stored, and a stream that looked at the Response in between ended with what was stored
+    # so far: with an upstream that answers at once, [DONE] after response.in_progress and no
+    # text at all. Several rounds, since the window is short.
+    for n in range(6):
+        text = f"answer number {n}, all of it"
+        fake_chat.script(Reply.text(text, chunk_size=3))
+        with openai_client.responses.create(
+            model=MODEL, input="go", background=True, stream=True
+        ) as stream:
+            events = list(stream)
+        assert events[-1].type == "response.completed", [e.type for e in events]
+        deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+        assert deltas == text
+        assert [e.sequence_number for e in events] == list(range(len(events)))
+        url = gateway.url(f"/v1/responses/{events[-1].response.id}")
+        again = httpx2.get(
+            url,
+            params={"stream": "true"},
+            timeout=10,
+            headers={"Authorization": "Bearer sk-client"},
+        )
+        replayed, _ = parse_sse(again.content)
+        assert [e["type"] for e in replayed] == [e.type for e in events]
+
+
 def test_background_needs_store(openai_client: openai.OpenAI) -> None:
     try:
         openai_client.responses.create(model=MODEL, input="x", background=True, store=False)

@@ -138,7 +138,7 @@ async def test_owner_isolation(store: ResponseStore) -> None:
 
 async def test_delete(store: ResponseStore) -> None:
     await store.put(rec("resp_1"))
-    await store.append_event("resp_1", 1, {"type": "response.created"})
+    await store.append_events("resp_1", [(1, {"type": "response.created"})])
     assert await store.delete("resp_1", ALICE) is True
     assert await store.get("resp_1", ALICE) is None
     assert await store.input_items("resp_1", ALICE) is None
@@ -162,7 +162,7 @@ async def test_gc_deletes_expired_records_and_their_events(store: ResponseStore)
     await store.put(rec("resp_past", expires_at=now - 5))
     await store.put(rec("resp_soon", expires_at=now + 1000))
     await store.put(rec("resp_never", expires_at=None))
-    await store.append_event("resp_soon", 1, {"type": "response.created"})
+    await store.append_events("resp_soon", [(1, {"type": "response.created"})])
 
     assert await store.gc(now) == 1
     assert await store.gc(now) == 0
@@ -322,29 +322,42 @@ async def test_history_of_200_turns(store: ResponseStore) -> None:
 async def test_events_in_order_after_a_sequence_number(store: ResponseStore) -> None:
     await store.put(rec("resp_bg", status="in_progress"))
     for seq in (3, 1, 0, 2, 5, 4):
-        await store.append_event("resp_bg", seq, {"type": "delta", "sequence_number": seq})
+        await store.append_events("resp_bg", [(seq, {"type": "delta", "sequence_number": seq})])
     got = await store.events("resp_bg", -1)
     assert [e["sequence_number"] for e in got] == [0, 1, 2, 3, 4, 5]
     assert [e["sequence_number"] for e in await store.events("resp_bg", 3)] == [4, 5]
     assert await store.events("resp_bg", 5) == []
 
-    await store.append_event("resp_bg", 4, {"type": "replaced", "sequence_number": 4})
+    await store.append_events("resp_bg", [(4, {"type": "replaced", "sequence_number": 4})])
     assert [e["type"] for e in await store.events("resp_bg", 3)] == ["replaced", "delta"]
     same = {"type": "same"}
-    await store.append_event("resp_bg", 6, same)
-    await store.append_event("resp_bg", 7, same)  # equal payloads are distinct events
+    await store.append_events("resp_bg", [(6, same)])
+    await store.append_events("resp_bg", [(7, same)])  # equal payloads are distinct events
     assert await store.events("resp_bg", 5) == [same, same]
 
 
+async def test_events_appended_as_a_batch(store: ResponseStore) -> None:
+    await store.put(rec("resp_bg", status="in_progress"))
+    await store.append_events("resp_bg", [])  # nothing to write: no error
+    batch = [(seq, {"type": "delta", "n": seq}) for seq in range(5)]
+    await store.append_events("resp_bg", [*batch, (2, {"type": "later"})])  # the later wins
+    await store.append_events("resp_bg", [(5, {"type": "next"}), (6, {"type": "next"})])
+    got = await store.events("resp_bg", -1)
+    assert [e["type"] for e in got] == ["delta", "delta", "later", "delta", "delta", "next", "next"]
+    assert [e.get("n") for e in got[:5]] == [0, 1, None, 3, 4]
+    await store.append_events("resp_gone", batch)
+    assert await store.events("resp_gone", -1) == []
+
+
 async def test_events_of_an_unknown_response_are_dropped(store: ResponseStore) -> None:
-    await store.append_event("resp_gone", 0, {"type": "response.created"})
+    await store.append_events("resp_gone", [(0, {"type": "response.created"})])
     assert await store.events("resp_gone", -1) == []
 
 
 async def test_replacing_keeps_events_lease_and_cancel_flag(store: ResponseStore) -> None:
     now = time.time()
     await store.put(rec("resp_bg", status="queued"))
-    await store.append_event("resp_bg", 0, {"type": "response.queued"})
+    await store.append_events("resp_bg", [(0, {"type": "response.queued"})])
     await store.set_lease("resp_bg", "instance-a", now + 30)
     await store.request_cancel("resp_bg")
     await store.put(rec("resp_bg", status="in_progress"))
@@ -424,7 +437,7 @@ async def test_200_concurrent_operations(store: ResponseStore) -> None:
             case 2:
                 return await store.history("c9", ALICE)
             case _:
-                await store.append_event("c9", n, {"n": n})
+                await store.append_events("c9", [(n, {"n": n})])
                 return await store.input_items("c5", ALICE, limit=1)
 
     results = await asyncio.wait_for(asyncio.gather(*(one(n) for n in range(200))), 30)
@@ -580,7 +593,7 @@ async def in_redis(redis_url: str) -> AsyncIterator[tuple[ResponseStore, aioredi
 async def test_redis_keys_are_namespaced(in_redis: tuple[ResponseStore, aioredis.Redis]) -> None:
     store, client = in_redis
     await store.put(rec("resp_1", status="in_progress"))
-    await store.append_event("resp_1", 0, {"type": "x"})
+    await store.append_events("resp_1", [(0, {"type": "x"})])
     keys = sorted(k.decode() for k in await client.keys("*"))
     assert keys == [
         "wirebridge:active",
@@ -600,7 +613,7 @@ async def test_redis_put_keeps_expiry_and_active_set_in_step(
     expiry, active = "wirebridge:expiry", "wirebridge:active"
     soon = int(time.time()) + 3600
     await store.put(rec("resp_1", status="in_progress", expires_at=soon))
-    await store.append_event("resp_1", 0, {"type": "x"})
+    await store.append_events("resp_1", [(0, {"type": "x"})])
     assert await client.expiretime(resp) == soon
     assert await client.expiretime(events) == soon
     assert await client.zscore(expiry, "resp_1") == soon

@@ -250,7 +250,7 @@ async def test_store_writes_keep_their_order_in_a_batch(store: SQLiteStore) -> N
     release, held = await _hold(_writer_of(store))
     ops = [
         store.put(_rec("resp_1")),
-        store.append_event("resp_1", 1, {"n": 1}),
+        store.append_events("resp_1", [(1, {"n": 1})]),
         store.put(_rec("resp_2")),
         store.delete("resp_1", OWNER),
     ]

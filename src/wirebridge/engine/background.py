@@ -31,6 +31,8 @@ POLL_SECONDS = 0.2
 CANCEL_POLL_SECONDS = 1.0
 GC_EVERY = 3600.0
 FINAL_STATUSES = frozenset({"completed", "incomplete", "failed", "cancelled"})
+_TERMINAL_OF = {s: f"response.{s}" for s in ("completed", "incomplete", "failed")}
+TERMINAL_WAIT = 5.0  # seconds a final Response's terminal event may take to be stored
 
 
 class Run:
@@ -39,8 +41,17 @@ class Run:
     def __init__(self, response_id: str) -> None:
         self.id = response_id
         self.task: asyncio.Task[None] | None = None
-        self.changed = asyncio.Event()  # set whenever an event is stored
         self.user_cancelled = False
+        self._next: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def next_change(self) -> asyncio.Future[None]:
+        """Resolved when events are next stored (or the run ends). Taken before reading the
+        stored events, it cannot miss a change made after the read, whoever else is watching."""
+        return self._next
+
+    def changed(self) -> None:
+        self._next.set_result(None)
+        self._next = asyncio.get_running_loop().create_future()
 
 
 class BackgroundRuns:
@@ -98,7 +109,7 @@ class BackgroundRuns:
         finally:
             renew.cancel()
             self._runs.pop(run.id, None)
-            run.changed.set()
+            run.changed()
             with contextlib.suppress(Exception):
                 await store.set_lease(run.id, self.instance, 0.0)
 
@@ -144,11 +155,9 @@ class BackgroundRuns:
         await asyncio.shield(self._gw.state.save(req, new_items, owner, final))
 
     async def _append(self, run: Run, enc: ResponsesStreamEncoder, events: list[Any]) -> None:
-        store = self._gw.state.store
-        for ev in events:
-            for numbered in enc.events(ev):
-                await store.append_event(run.id, numbered["sequence_number"], numbered)
-        run.changed.set()
+        numbered = [(out["sequence_number"], out) for ev in events for out in enc.events(ev)]
+        await self._gw.state.store.append_events(run.id, numbered)  # one write a batch
+        run.changed()
 
     async def _keep_lease(self, run: Run) -> None:
         """Renew the lease every third of its life; look for a cancel request every second
@@ -181,25 +190,44 @@ class BackgroundRuns:
     async def events(
         self, response_id: str, owner: str, after: int
     ) -> AsyncIterator[dict[str, Any]]:
-        """Stored events after ``after``, then new ones as they come, until the run ends."""
+        """Stored events after ``after``, then new ones as they come, until the run ends.
+
+        A run writes its final Response before it stores the terminal batch's events (a stored
+        response is written before its terminal event is seen), so a final Response does not
+        end the stream: its terminal event follows at once. Only when it never comes (the
+        run's instance died between the two writes) is it made from the Response."""
         store = self._gw.state.store
         last = after
+        final_seen: float | None = None
         while True:
+            run = self._runs.get(response_id)
+            change = run.next_change() if run is not None else None
             for ev in await store.events(response_id, last):
                 last = ev["sequence_number"]
                 yield ev
                 if ev["type"] in TERMINAL:
                     return
-            rec = await store.get(response_id, owner)
-            if rec is None or rec.status in FINAL_STATUSES:
-                for ev in await store.events(response_id, last):  # events stored meanwhile
-                    yield ev
+            if final_seen is None:
+                rec = await store.get(response_id, owner)
+                if rec is None:
+                    return
+                if rec.status in FINAL_STATUSES:
+                    if rec.status not in _TERMINAL_OF:  # cancelled: no terminal event is stored
+                        for ev in await store.events(response_id, last):
+                            yield ev
+                        return
+                    final_seen = time.monotonic()
+                    continue  # its terminal event may be stored by now
+            elif time.monotonic() - final_seen > TERMINAL_WAIT:
+                yield {
+                    "type": _TERMINAL_OF[rec.status],
+                    "response": rec.response,
+                    "sequence_number": last + 1,
+                }
                 return
-            run = self._runs.get(response_id)
-            if run is not None:
-                run.changed.clear()
+            if change is not None:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(run.changed.wait(), timeout=1.0)
+                    await asyncio.wait_for(asyncio.shield(change), timeout=1.0)
             else:
                 await asyncio.sleep(POLL_SECONDS)
 

@@ -108,6 +108,9 @@ class KeyRecord:
     tpm: int | None = None
 
 
+Event = tuple[int, dict[str, Any]]  # a background response's stream event and its number
+
+
 class ResponseStore(Protocol):
     """Stored responses, ``previous_response_id`` chains and background-mode bookkeeping."""
 
@@ -138,8 +141,10 @@ class ResponseStore(Protocol):
         if any link of the chain is missing, expired or someone else's."""
         ...
 
-    async def append_event(self, id: str, seq: int, event: dict[str, Any]) -> None:
-        """Record stream event ``seq`` of a background response (same ``seq`` replaces)."""
+    async def append_events(self, id: str, events: Sequence[Event]) -> None:
+        """Record ``(seq, event)`` stream events of a background response, in one write (a
+        batch is what one upstream read brought); the same ``seq`` replaces, the later wins.
+        Dropped when the response is not stored."""
         ...
 
     async def events(self, id: str, after: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ dict after ``put`` cannot change what was stored.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -15,6 +16,7 @@ import orjson
 
 from wirebridge.store.base import (
     MAX_CHAIN,
+    Event,
     ItemPage,
     KeyRecord,
     Order,
@@ -120,10 +122,11 @@ class MemoryStore:
             out.extend(orjson.loads(row.response).get("output") or [])
         return out
 
-    async def append_event(self, id: str, seq: int, event: dict[str, Any]) -> None:
+    async def append_events(self, id: str, events: Sequence[Event]) -> None:
         row = self._rows.get(id)
         if row is not None:
-            row.events[seq] = orjson.dumps(event)
+            for seq, event in events:
+                row.events[seq] = orjson.dumps(event)
 
     async def events(self, id: str, after: int) -> list[dict[str, Any]]:
         row = self._rows.get(id)

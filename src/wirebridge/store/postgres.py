@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -23,6 +23,7 @@ import orjson
 from wirebridge.coalesce import Coalescer
 from wirebridge.store import sql
 from wirebridge.store.base import (
+    Event,
     ItemPage,
     KeyRecord,
     Order,
@@ -211,10 +212,12 @@ class PostgresStore:
             rows = await self._pool.fetch(sql.HISTORY, *sql.history_args(id, owner, time.time()))
         return sql.assemble_history(rows)
 
-    async def append_event(self, id: str, seq: int, event: dict[str, Any]) -> None:
-        payload = sql.dumps(event)
-        with _errors(self._where, "append_event"):
-            await self._pool.execute(sql.APPEND_EVENT, id, seq, payload)
+    async def append_events(self, id: str, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        rows = [(id, seq, sql.dumps(event)) for seq, event in events]
+        with _errors(self._where, "append_events"):
+            await self._pool.executemany(sql.APPEND_EVENT, rows)
 
     async def events(self, id: str, after: int) -> list[dict[str, Any]]:
         with _errors(self._where, "events"):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -37,6 +37,7 @@ from wirebridge.store.base import (
     ACTIVE_STATUSES,
     MAX_CHAIN,
     RECOVER_GRACE,
+    Event,
     ItemPage,
     KeyRecord,
     Order,
@@ -176,10 +177,14 @@ class RedisStore:
             out.extend(orjson.loads(turns[i + 1]).get("output") or [])
         return out
 
-    async def append_event(self, id: str, seq: int, event: dict[str, Any]) -> None:
-        member = f"{seq}:".encode() + orjson.dumps(event)
-        with self._errors("append_event"):
-            await self._r.run(_APPEND, [self._resp(id), self._events(id)], [seq, member])
+    async def append_events(self, id: str, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        args: list[int | bytes] = []
+        for seq, event in events:
+            args += (seq, f"{seq}:".encode() + orjson.dumps(event))
+        with self._errors("append_events"):
+            await self._r.run(_APPEND, [self._resp(id), self._events(id)], args)
 
     async def events(self, id: str, after: int) -> list[dict[str, Any]]:
         with self._errors("events"):

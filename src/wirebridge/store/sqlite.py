@@ -22,7 +22,7 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ import orjson
 
 from wirebridge.store import sql
 from wirebridge.store.base import (
+    Event,
     ItemPage,
     KeyRecord,
     Order,
@@ -212,8 +213,14 @@ class SQLiteStore:
         rows = self._reader().execute(_q(sql.HISTORY), sql.history_args(id, owner, now))
         return sql.assemble_history(rows)
 
-    async def append_event(self, id: str, seq: int, event: dict[str, Any]) -> None:
-        await self._write(self._exec, sql.APPEND_EVENT, (id, seq, sql.dumps(event)))
+    async def append_events(self, id: str, events: Sequence[Event]) -> None:
+        if events:
+            rows = [(id, seq, sql.dumps(event)) for seq, event in events]
+            await self._write(self._exec_many, sql.APPEND_EVENT, rows)
+
+    @staticmethod
+    def _exec_many(w: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        w.executemany(_q(statement), rows)
 
     @staticmethod
     def _exec(w: sqlite3.Connection, statement: str, args: tuple[Any, ...]) -> None:
