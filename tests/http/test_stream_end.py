@@ -1,5 +1,6 @@
-"""The end of a stream, on every SSE door: the batch with the terminal event, ``[DONE]`` where the
-protocol has it, and the end of the chunked body leave the gateway in one write.
+"""The end of a stream, on every SSE door (a background response's too): the batch with the
+terminal event, ``[DONE]`` where the protocol has it, and the end of the chunked body leave the
+gateway in one write.
 
 Each write to the client's socket is a system call, and on a VM each one that wakes a reader on
 another CPU is costly: ending a stream with three of them was a tenth of its CPU. The gateway
@@ -66,6 +67,12 @@ async def gateway(fake_chat: FakeChat, tmp_path: Path) -> AsyncIterator[tuple[Te
 DOORS = {
     "responses": ("/v1/responses", {"input": "hi"}, b"event: response.completed", True),
     "chat": ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}, b"", True),
+    "background": (
+        "/v1/responses",
+        {"input": "hi", "background": True},
+        b"event: response.completed",
+        True,
+    ),
     "messages": (
         "/v1/messages",
         {"max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]},

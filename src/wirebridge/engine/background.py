@@ -189,8 +189,9 @@ class BackgroundRuns:
 
     async def events(
         self, response_id: str, owner: str, after: int
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Stored events after ``after``, then new ones as they come, until the run ends.
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Stored events after ``after``, then new ones as they come, until the run ends: a
+        list of them each time the store is read (the last one ends with the terminal event).
 
         A run writes its final Response before it stores the terminal batch's events (a stored
         response is written before its terminal event is seen), so a final Response does not
@@ -202,28 +203,34 @@ class BackgroundRuns:
         while True:
             run = self._runs.get(response_id)
             change = run.next_change() if run is not None else None
-            for ev in await store.events(response_id, last):
-                last = ev["sequence_number"]
-                yield ev
+            stored = await store.events(response_id, last)
+            for n, ev in enumerate(stored):
                 if ev["type"] in TERMINAL:
+                    yield stored[: n + 1]
                     return
+            if stored:
+                last = stored[-1]["sequence_number"]
+                yield stored
             if final_seen is None:
                 rec = await store.get(response_id, owner)
                 if rec is None:
                     return
                 if rec.status in FINAL_STATUSES:
                     if rec.status not in _TERMINAL_OF:  # cancelled: no terminal event is stored
-                        for ev in await store.events(response_id, last):
-                            yield ev
+                        stored = await store.events(response_id, last)
+                        if stored:
+                            yield stored
                         return
                     final_seen = time.monotonic()
                     continue  # its terminal event may be stored by now
             elif time.monotonic() - final_seen > TERMINAL_WAIT:
-                yield {
-                    "type": _TERMINAL_OF[rec.status],
-                    "response": rec.response,
-                    "sequence_number": last + 1,
-                }
+                yield [
+                    {
+                        "type": _TERMINAL_OF[rec.status],
+                        "response": rec.response,
+                        "sequence_number": last + 1,
+                    }
+                ]
                 return
             if change is not None:
                 with contextlib.suppress(TimeoutError):

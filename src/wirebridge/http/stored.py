@@ -10,10 +10,12 @@ from aiohttp import web
 from wirebridge.engine.gateway import Gateway
 from wirebridge.errors import InvalidRequest, NotFound
 from wirebridge.frontends.responses.stream import SSE_DONE
+from wirebridge.frontends.sse import event_line
 from wirebridge.http.keepalive import Keepalive
 from wirebridge.http.keys import GATEWAY
 from wirebridge.http.owner import owner_of
 from wirebridge.http.wire import SSE_HEADERS, SSE_KEEPALIVE, json_response
+from wirebridge.hub.accumulate import TERMINAL
 from wirebridge.store import StoredResponse
 
 
@@ -48,12 +50,17 @@ async def stream_stored(
     try:
         interval = gw.config.server.stream_keepalive_interval
         async with Keepalive(out, SSE_KEEPALIVE, interval) as alive:
-            async for ev in gw.background.events(rid, owner, after):
+            async for events in gw.background.events(rid, owner, after):
                 alive.beat()
-                await out.write(
-                    b"event: " + ev["type"].encode() + b"\ndata: " + orjson.dumps(ev) + b"\n\n"
+                data = b"".join(
+                    event_line(ev["type"]) + orjson.dumps(ev) + b"\n\n" for ev in events
                 )
-        await out.write_eof(SSE_DONE)  # one write with the end of the body
+                if events[-1]["type"] in TERMINAL:
+                    await alive.end(data + SSE_DONE)
+                else:
+                    await out.write(data)
+        if not alive.ended:
+            await out.write_eof(SSE_DONE)
     except ConnectionResetError:
         pass  # the client stopped watching; the run goes on
     return out
