@@ -155,7 +155,7 @@ class BackgroundRuns:
         await asyncio.shield(self._gw.state.save(req, new_items, owner, final))
 
     async def _append(self, run: Run, enc: ResponsesStreamEncoder, events: list[Any]) -> None:
-        numbered = [(out["sequence_number"], out) for ev in events for out in enc.events(ev)]
+        numbered = [(ev["sequence_number"], ev) for ev in enc.numbered(events)]
         await self._gw.state.store.append_events(run.id, numbered)  # one write a batch
         run.changed()
 

@@ -120,8 +120,7 @@ class Connection:
             self.running.cancel()
 
     async def send(self, events: list[dict[str, Any]], enc: ResponsesStreamEncoder) -> None:
-        dumps = orjson.dumps
-        await self.frames.send([dumps(numbered) for ev in events for numbered in enc.events(ev)])
+        await self.frames.send(enc.frames(events))
 
     async def send_error(self, err: GatewayError) -> None:
         log.info("websocket error event: %s %s", err.code, err.message)

@@ -116,8 +116,8 @@ def test_sse_frames_parse_back_to_the_same_events() -> None:
 
 
 @pytest.mark.parametrize("dialect", ["openai", "openresponses"])
-def test_sse_numbers_and_names_events_as_events_does(dialect: str) -> None:
-    # sse numbers the common event inline: it must agree with events() on every path
+def test_sse_and_frames_number_and_name_events_as_events_does(dialect: str) -> None:
+    # they number the common event inline: they must agree with events() on every path
     batches = [
         [{"type": "response.created"}],
         [
@@ -135,3 +135,6 @@ def test_sse_numbers_and_names_events_as_events_does(dialect: str) -> None:
         (e["type"].encode(), e) for e in expected
     ]
     assert [e["sequence_number"] for e in expected] == list(range(5))
+    third = ResponsesStreamEncoder(dialect)
+    frames = [f for batch in batches for f in third.frames([dict(ev) for ev in batch])]
+    assert [orjson.loads(f) for f in frames] == expected

@@ -59,24 +59,33 @@ class ResponsesStreamEncoder:
         self._seq += 1
         return ev
 
-    def sse(self, events: list[Event]) -> bytes:
-        """SSE bytes for a batch of hub events: written with one write, never split. (A token
-        is an event: the common case is numbered here, inline.)"""
-        parts: list[bytes] = []
-        append = parts.append
+    def numbered(self, events: list[Event]) -> list[Event]:
+        """What ``events`` gives for each of a batch of hub events. (A token is an event: the
+        common case is numbered here, inline.)"""
+        out: list[Event] = []
         for ev in events:
-            kind = ev["type"]
-            if kind == "response.failed" or self._rename is not None:
-                numbered = self.events(ev)
+            if self._rename is not None or ev["type"] == "response.failed":
+                out += self.events(ev)
             else:
                 ev["sequence_number"] = self._seq
                 self._seq += 1
-                numbered = [ev]
-            for out in numbered:
-                append(event_line(out["type"]))
-                append(orjson.dumps(out))
-                append(b"\n\n")
+                out.append(ev)
+        return out
+
+    def sse(self, events: list[Event]) -> bytes:
+        """SSE bytes for a batch of hub events: written with one write, never split."""
+        parts: list[bytes] = []
+        append = parts.append
+        for ev in self.numbered(events):
+            append(event_line(ev["type"]))
+            append(orjson.dumps(ev))
+            append(b"\n\n")
         return b"".join(parts)
+
+    def frames(self, events: list[Event]) -> list[bytes]:
+        """WebSocket text frames (their JSON) for a batch of hub events."""
+        dumps = orjson.dumps
+        return [dumps(ev) for ev in self.numbered(events)]
 
 
 SSE_DONE = b"data: [DONE]\n\n"
