@@ -24,6 +24,7 @@ from wirebridge.frontends.responses.stream import ResponsesStreamEncoder
 from wirebridge.hub import ids
 from wirebridge.hub.accumulate import TERMINAL, ResponseBuilder
 from wirebridge.hub.request import HubRequest, Item
+from wirebridge.store import StoredResponse
 
 log = logging.getLogger("wirebridge")
 
@@ -199,44 +200,34 @@ class BackgroundRuns:
         run's instance died between the two writes) is it made from the Response."""
         store = self._gw.state.store
         last = after
-        final_seen: float | None = None
+        final: StoredResponse | None = None
+        final_seen = 0.0
         while True:
             run = self._runs.get(response_id)
             change = run.next_change() if run is not None else None
             stored = await store.events(response_id, last)
-            for n, ev in enumerate(stored):
-                if ev["type"] in TERMINAL:
-                    yield stored[: n + 1]
-                    return
+            ends = [n for n, ev in enumerate(stored) if ev["type"] in TERMINAL]
+            if ends:
+                yield stored[: ends[0] + 1]
+                return
             if stored:
                 last = stored[-1]["sequence_number"]
                 yield stored
-            if final_seen is None:
+            if final is not None:  # the events stored since the Response was found final
+                if final.status not in _TERMINAL_OF:  # cancelled: no terminal event is stored
+                    return
+                if time.monotonic() - final_seen > TERMINAL_WAIT:
+                    kind = _TERMINAL_OF[final.status]
+                    yield [{"type": kind, "response": final.response, "sequence_number": last + 1}]
+                    return
+            else:
                 rec = await store.get(response_id, owner)
                 if rec is None:
                     return
                 if rec.status in FINAL_STATUSES:
-                    if rec.status not in _TERMINAL_OF:  # cancelled: no terminal event is stored
-                        stored = await store.events(response_id, last)
-                        if stored:
-                            yield stored
-                        return
-                    final_seen = time.monotonic()
-                    continue  # its terminal event may be stored by now
-            elif time.monotonic() - final_seen > TERMINAL_WAIT:
-                yield [
-                    {
-                        "type": _TERMINAL_OF[rec.status],
-                        "response": rec.response,
-                        "sequence_number": last + 1,
-                    }
-                ]
-                return
-            if change is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(change), timeout=1.0)
-            else:
-                await asyncio.sleep(POLL_SECONDS)
+                    final, final_seen = rec, time.monotonic()
+                    continue
+            await _changed(change)
 
     async def maintain(self) -> None:
         """Forever: fail runs whose instance died; now and then delete expired responses."""
@@ -263,3 +254,12 @@ class BackgroundRuns:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _changed(change: asyncio.Future[None] | None) -> None:
+    """Until ``change`` (a run on this instance stored events), or a while."""
+    if change is None:  # the run is elsewhere, or over: poll the store
+        await asyncio.sleep(POLL_SECONDS)
+        return
+    with contextlib.suppress(TimeoutError):  # shielded: other streams wait on it too
+        await asyncio.wait_for(asyncio.shield(change), timeout=1.0)
