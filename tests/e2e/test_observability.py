@@ -273,8 +273,16 @@ def test_a_stream_is_summed_up_when_it_ends(fake_chat: FakeChat, obs_gateway: Ga
     mark = gw.log_size()
     r = _post(gw, "/v1/chat/completions", _chat(stream=True), headers={"x-request-id": "s-1"})
     assert r.status_code == 200
-    lines = _lines(gw.log_text(since=mark))
-    (summary,) = [m for lvl, lg, rid, m in lines if lg == "wirebridge.request" and lvl == "INFO"]
+    # The stream's last bytes end the body, and the summary is logged as the handler returns:
+    # a client reading the log at once may be a moment early.
+    deadline = time.monotonic() + 5
+    while True:
+        lines = _lines(gw.log_text(since=mark))
+        summaries = [m for lvl, lg, _, m in lines if lg == "wirebridge.request" and lvl == "INFO"]
+        if summaries or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    (summary,) = summaries
     assert summary.startswith("chat POST /v1/chat/completions ")
     assert "stream=true" in summary and "tokens_out=6" in summary
     latency = float(re.search(r"latency_ms=([\d.]+)", summary)[1])  # type: ignore[index]
