@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 from aiohttp import web
 
 from wirebridge.engine.gateway import Gateway
 from wirebridge.errors import InvalidRequest, NotFound
 from wirebridge.frontends.responses.stream import SSE_DONE
-from wirebridge.frontends.sse import event_line
+from wirebridge.frontends.sse import named_events
 from wirebridge.http.keepalive import Keepalive
 from wirebridge.http.keys import GATEWAY
 from wirebridge.http.owner import owner_of
@@ -52,9 +51,7 @@ async def stream_stored(
         async with Keepalive(out, SSE_KEEPALIVE, interval) as alive:
             async for events in gw.background.events(rid, owner, after):
                 alive.beat()
-                data = b"".join(
-                    event_line(ev["type"]) + orjson.dumps(ev) + b"\n\n" for ev in events
-                )
+                data = named_events(events)
                 if events[-1]["type"] in TERMINAL:
                     await alive.end(data + SSE_DONE)
                 else:

@@ -25,7 +25,7 @@ import orjson
 
 from wirebridge.frontends.messages.errors import anthropic_type
 from wirebridge.frontends.messages.response import stop_reason, tool_input, usage
-from wirebridge.frontends.sse import event_line
+from wirebridge.frontends.sse import named_events
 
 Event = dict[str, Any]
 
@@ -157,15 +157,7 @@ def error_event(code: str | None, message: str | None, status: int | None = None
     }
 
 
-def sse(events: list[Event]) -> bytes:
-    """SSE bytes for a batch of events (``event: <type>`` then ``data: <json>``), one write."""
-    parts: list[bytes] = []
-    append = parts.append
-    for ev in events:
-        append(event_line(ev["type"]))
-        append(orjson.dumps(ev))
-        append(b"\n\n")
-    return b"".join(parts)
+sse = named_events  # a batch of events (``event: <type>`` then ``data: <json>``), one write
 
 
 _HANDLERS = {

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from wirebridge.frontends.sse import event_line
+from wirebridge.frontends.sse import named_events
 
 Event = dict[str, Any]
 
@@ -74,13 +74,7 @@ class ResponsesStreamEncoder:
 
     def sse(self, events: list[Event]) -> bytes:
         """SSE bytes for a batch of hub events: written with one write, never split."""
-        parts: list[bytes] = []
-        append = parts.append
-        for ev in self.numbered(events):
-            append(event_line(ev["type"]))
-            append(orjson.dumps(ev))
-            append(b"\n\n")
-        return b"".join(parts)
+        return named_events(self.numbered(events))
 
     def frames(self, events: list[Event]) -> list[bytes]:
         """WebSocket text frames (their JSON) for a batch of hub events."""
