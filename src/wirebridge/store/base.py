@@ -108,7 +108,7 @@ class KeyRecord:
     tpm: int | None = None
 
 
-Event = tuple[int, dict[str, Any]]  # a background response's stream event and its number
+NumberedEvent = tuple[int, dict[str, Any]]  # a background response's stream event and its number
 
 
 class ResponseStore(Protocol):
@@ -141,7 +141,7 @@ class ResponseStore(Protocol):
         if any link of the chain is missing, expired or someone else's."""
         ...
 
-    async def append_events(self, id: str, events: Sequence[Event]) -> None:
+    async def append_events(self, id: str, events: Sequence[NumberedEvent]) -> None:
         """Record ``(seq, event)`` stream events of a background response, in one write (a
         batch is what one upstream read brought); the same ``seq`` replaces, the later wins.
         Dropped when the response is not stored."""

@@ -16,9 +16,9 @@ import orjson
 
 from wirebridge.store.base import (
     MAX_CHAIN,
-    Event,
     ItemPage,
     KeyRecord,
+    NumberedEvent,
     Order,
     StoredResponse,
     is_stale,
@@ -122,7 +122,7 @@ class MemoryStore:
             out.extend(orjson.loads(row.response).get("output") or [])
         return out
 
-    async def append_events(self, id: str, events: Sequence[Event]) -> None:
+    async def append_events(self, id: str, events: Sequence[NumberedEvent]) -> None:
         row = self._rows.get(id)
         if row is not None:
             for seq, event in events:

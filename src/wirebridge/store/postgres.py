@@ -23,9 +23,9 @@ import orjson
 from wirebridge.coalesce import Coalescer
 from wirebridge.store import sql
 from wirebridge.store.base import (
-    Event,
     ItemPage,
     KeyRecord,
+    NumberedEvent,
     Order,
     StoredResponse,
     StoreError,
@@ -212,7 +212,7 @@ class PostgresStore:
             rows = await self._pool.fetch(sql.HISTORY, *sql.history_args(id, owner, time.time()))
         return sql.assemble_history(rows)
 
-    async def append_events(self, id: str, events: Sequence[Event]) -> None:
+    async def append_events(self, id: str, events: Sequence[NumberedEvent]) -> None:
         if not events:
             return
         rows = [(id, seq, sql.dumps(event)) for seq, event in events]

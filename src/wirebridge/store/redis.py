@@ -37,9 +37,9 @@ from wirebridge.store.base import (
     ACTIVE_STATUSES,
     MAX_CHAIN,
     RECOVER_GRACE,
-    Event,
     ItemPage,
     KeyRecord,
+    NumberedEvent,
     Order,
     StoredResponse,
     StoreError,
@@ -177,7 +177,7 @@ class RedisStore:
             out.extend(orjson.loads(turns[i + 1]).get("output") or [])
         return out
 
-    async def append_events(self, id: str, events: Sequence[Event]) -> None:
+    async def append_events(self, id: str, events: Sequence[NumberedEvent]) -> None:
         if not events:
             return
         args: list[int | bytes] = []

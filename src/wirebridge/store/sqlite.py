@@ -31,9 +31,9 @@ import orjson
 
 from wirebridge.store import sql
 from wirebridge.store.base import (
-    Event,
     ItemPage,
     KeyRecord,
+    NumberedEvent,
     Order,
     StoredResponse,
     StoreError,
@@ -213,7 +213,7 @@ class SQLiteStore:
         rows = self._reader().execute(_q(sql.HISTORY), sql.history_args(id, owner, now))
         return sql.assemble_history(rows)
 
-    async def append_events(self, id: str, events: Sequence[Event]) -> None:
+    async def append_events(self, id: str, events: Sequence[NumberedEvent]) -> None:
         if events:
             rows = [(id, seq, sql.dumps(event)) for seq, event in events]
             await self._write(self._exec_many, sql.APPEND_EVENT, rows)
